@@ -1,0 +1,3 @@
+from meshgate.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Split YAML text into documents and build plain Python data with a line number for every field.
+
+Each document is parsed on its own (split at `---` lines), so one broken document costs only
+itself. Lines are recorded per dotted path (`spec.http[0].route`), 1-based, for messages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$|^\.\.\.[ \t]*$")
+
+
+@dataclass(slots=True)
+class RawDocument:
+    data: Any
+    line: int  # 1-based line of the document's first content line
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class YamlProblem:
+    line: int
+    message: str
+
+
+def split_documents(text: str) -> list[tuple[int, str]]:
+    """(first line number, text) for each document, keeping line numbers true to the file."""
+    chunks: list[tuple[int, str]] = []
+    start, current = 1, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _SEPARATOR.match(line):
+            chunks.append((start, "\n".join(current)))
+            start, current = number + 1, []
+        else:
+            current.append(line)
+    chunks.append((start, "\n".join(current)))
+    return [(first, chunk) for first, chunk in chunks if chunk.strip() and not _only_comments(chunk)]
+
+
+def _only_comments(chunk: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in chunk.splitlines())
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    pass
+
+
+def _record_lines(node: yaml.Node, path: str, offset: int, lines: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            child = f"{path}.{key_node.value}" if path else str(key_node.value)
+            lines[child] = key_node.start_mark.line + offset
+            _record_lines(value_node, child, offset, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = f"{path}[{index}]"
+            lines[child] = item.start_mark.line + offset
+            _record_lines(item, child, offset, lines)
+
+
+def parse_document(first_line: int, text: str) -> RawDocument | YamlProblem:
+    try:
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = first_line + (mark.line if mark else 0)
+        reason = exc.problem or exc.context or "invalid YAML"
+        return YamlProblem(line, str(reason))
+    except yaml.YAMLError as exc:
+        return YamlProblem(first_line, str(exc).splitlines()[0])
+    if node is None:
+        return YamlProblem(first_line, "empty document")
+    try:
+        data = _Constructor().construct_document(node)
+    except yaml.YAMLError as exc:  # e.g. an unhashable key
+        return YamlProblem(first_line, str(exc).splitlines()[0])
+    # start_mark lines are 0-based within the chunk; +first_line makes them 1-based file lines.
+    lines: dict[str, int] = {}
+    _record_lines(node, "", first_line, lines)
+    return RawDocument(data, node.start_mark.line + first_line, lines)
+
+
+def parse_stream(text: str) -> list[RawDocument | YamlProblem]:
+    return [parse_document(first, chunk) for first, chunk in split_documents(text)]
