@@ -93,6 +93,13 @@ class Diagnostic:
         return (origin.file, origin.line, self.code, self.message)
 
 
+class _Args(dict[str, str]):
+    """Template arguments; a placeholder nobody filled renders empty instead of raising."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def make(
     code: str,
     *,
@@ -105,15 +112,15 @@ def make(
     from meshgate.diag.catalog import CATALOG
 
     entry = CATALOG[code]
-    text_args = {key: str(value) for key, value in args.items()}
+    text_args = _Args({key: str(value) for key, value in args.items()})
     return Diagnostic(
         code=entry.code,
         name=entry.name,
         level=entry.level,
-        message=entry.template.format(**text_args),
+        message=entry.template.format_map(text_args),
         origin=origin,
         resource=resource,
         field_path=field_path,
-        fix=entry.fix.format(**text_args) if entry.fix else "",
+        fix=entry.fix.format_map(text_args) if entry.fix else "",
         args=tuple(sorted(text_args.items())),
     )

@@ -21,6 +21,8 @@ __all__ = [
     "Config",
     "ConnectionPool",
     "CorsPolicy",
+    "DEFAULT_RETRY_POLICY",
+    "NO_RETRIES",
     "DirectResponse",
     "Endpoint",
     "FaultPolicy",
@@ -186,6 +188,14 @@ class RetryPolicy:
     retry_ignore_previous_hosts: bool = True
 
 
+# Istio's built-in policy for routes that set no `retries` (istio-semantics sec. 3.12.1).
+DEFAULT_RETRY_POLICY = RetryPolicy(
+    attempts=2,
+    retry_on=("connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"),
+)
+NO_RETRIES = RetryPolicy(attempts=0, retry_on=())
+
+
 @dataclass(frozen=True, slots=True)
 class FaultPolicy:
     delay: float | None = None  # seconds
@@ -249,7 +259,7 @@ class Route:
     request_headers: HeaderEdits = field(default_factory=HeaderEdits)
     response_headers: HeaderEdits = field(default_factory=HeaderEdits)
     timeout: float | None = None  # seconds; None = no route timeout (Istio's default)
-    retries: RetryPolicy | None = None
+    retries: RetryPolicy = DEFAULT_RETRY_POLICY  # NO_RETRIES when `attempts: 0`
     fault: FaultPolicy | None = None
     mirrors: tuple[Mirror, ...] = ()
     cors: CorsPolicy | None = None
@@ -328,6 +338,9 @@ class FilterChain:
     tls: TlsSettings | None = None  # None = plaintext, or passthrough (no termination)
     transport: str = "raw"  # "raw" or "tls" (a TLS ClientHello is expected)
     source: Source | None = None
+    # Set when the server's certificate could not be loaded: the chain still claims its SNI names (as
+    # in Envoy, where the handshake then fails) but every connection that selects it is closed.
+    disabled: str = ""
 
 
 @dataclass(frozen=True, slots=True)

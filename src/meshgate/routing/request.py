@@ -18,7 +18,9 @@ class RequestView:
     query: str = ""  # raw query string without the leading '?'
     method: str = "GET"
     scheme: str = "http"  # of the downstream connection ("https" after TLS termination)
-    headers: Mapping[str, str] = field(default=_EMPTY)  # lower-case names; repeated values joined by ","
+    # lower-case names; repeated values joined by ",". A factory, not `default=`: Python 3.11's
+    # dataclasses reject unhashable defaults, and the shared read-only mapping is never copied.
+    headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     sni: str | None = None  # TLS server name; None for plaintext or no SNI
     bind: str = ""  # listener bind address when several listeners share a port; "" = any
     client_address: str = ""

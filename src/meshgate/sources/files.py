@@ -110,6 +110,9 @@ def _documents(text: str, name: str, problems: list[Diagnostic]) -> Iterable[Raw
                 make("MG0001", origin=Origin(name, parsed.line), file=name, reason=parsed.message)
             )
         else:
+            if parsed.nbsp_lines:
+                problems.append(make("MG0008", origin=Origin(name, parsed.nbsp_lines[0]), file=name,
+                                     count=len(parsed.nbsp_lines), first=parsed.nbsp_lines[0]))
             yield parsed
 
 
@@ -137,7 +140,8 @@ def build_resource(
     if not isinstance(data, dict) or not data.get("kind") or not data.get("apiVersion"):
         return None, [make("MG0005", origin=origin)]
     kind, api_version = str(data["kind"]), str(data["apiVersion"])
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_metadata = data.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     ref = ResourceRef(kind, str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
     model = model_for(api_version, kind)
     if model is None:

@@ -20,6 +20,7 @@ class RawDocument:
     data: Any
     line: int  # 1-based line of the document's first content line
     lines: dict[str, int] = field(default_factory=dict)
+    nbsp_lines: tuple[int, ...] = ()  # lines whose indentation used U+00A0 (read as spaces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ class YamlProblem:
 def split_documents(text: str) -> list[tuple[int, str]]:
     """(first line number, text) for each document, keeping line numbers true to the file."""
     chunks: list[tuple[int, str]] = []
-    start, current = 1, []
+    start, current = 1, list[str]()
     for number, line in enumerate(text.splitlines(), start=1):
         if _SEPARATOR.match(line):
             chunks.append((start, "\n".join(current)))
@@ -65,7 +66,27 @@ def _record_lines(node: yaml.Node, path: str, offset: int, lines: dict[str, int]
             _record_lines(item, child, offset, lines)
 
 
+_NBSP = "\u00a0"
+_LEADING_BLANKS = re.compile("^[ \u00a0]+", re.MULTILINE)
+
+
+def repair_nbsp_indentation(text: str, first_line: int) -> tuple[str, tuple[int, ...]]:
+    """Manifests copied from web pages and chat tools often indent with non-breaking spaces, which
+    YAML does not accept as indentation. They are read as spaces, and the lines are reported."""
+    if _NBSP not in text:
+        return text, ()
+    fixed: list[int] = []
+
+    def to_spaces(match: re.Match[str]) -> str:
+        if _NBSP in match.group(0):
+            fixed.append(first_line + text.count("\n", 0, match.start()))
+        return " " * len(match.group(0))
+
+    return _LEADING_BLANKS.sub(to_spaces, text), tuple(fixed)
+
+
 def parse_document(first_line: int, text: str) -> RawDocument | YamlProblem:
+    text, nbsp_lines = repair_nbsp_indentation(text, first_line)
     try:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -84,7 +105,7 @@ def parse_document(first_line: int, text: str) -> RawDocument | YamlProblem:
     # start_mark lines are 0-based within the chunk; +first_line makes them 1-based file lines.
     lines: dict[str, int] = {}
     _record_lines(node, "", first_line, lines)
-    return RawDocument(data, node.start_mark.line + first_line, lines)
+    return RawDocument(data, node.start_mark.line + first_line, lines, nbsp_lines)
 
 
 def parse_stream(text: str) -> list[RawDocument | YamlProblem]:

@@ -1,0 +1,153 @@
+"""Access log in Istio's default formats (istio-semantics 8.1.2 text, 8.1.3 JSON).
+
+Nothing is formatted unless the log is enabled: the exchange hands over a record only when
+`ProxyContext.access_log` is set. Lines are buffered and flushed at most every `flush_interval`
+seconds (and on close) so a busy gateway does not make one write per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+FORMATS = ("off", "text", "json")
+
+
+@dataclass(slots=True)
+class LogRecord:
+    """Fields of one request, named like Istio's JSON keys. Empty strings print as `-`."""
+
+    start_time: float
+    method: str
+    path: str
+    protocol: str
+    response_code: int
+    response_flags: str
+    response_code_details: str
+    connection_termination_details: str
+    upstream_transport_failure_reason: str
+    bytes_received: int
+    bytes_sent: int
+    duration: int
+    upstream_service_time: str
+    x_forwarded_for: str
+    user_agent: str
+    request_id: str
+    authority: str
+    upstream_host: str
+    upstream_cluster: str
+    upstream_local_address: str
+    downstream_local_address: str
+    downstream_remote_address: str
+    requested_server_name: str
+    route_name: str
+
+
+def format_start_time(epoch: float) -> str:
+    millis = int(epoch * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{millis:03d}Z"
+
+
+def _d(value: object) -> str:
+    text = str(value)
+    return text if text else "-"
+
+
+def format_text(r: LogRecord) -> str:
+    return (
+        f"[{format_start_time(r.start_time)}] "
+        f'"{_d(r.method)} {_d(r.path)} {_d(r.protocol)}" '
+        f"{r.response_code} {_d(r.response_flags)} {_d(r.response_code_details)} "
+        f"{_d(r.connection_termination_details)} "
+        f'"{_d(r.upstream_transport_failure_reason)}" '
+        f"{r.bytes_received} {r.bytes_sent} {r.duration} {_d(r.upstream_service_time)} "
+        f'"{_d(r.x_forwarded_for)}" "{_d(r.user_agent)}" "{_d(r.request_id)}" '
+        f'"{_d(r.authority)}" "{_d(r.upstream_host)}" {_d(r.upstream_cluster)} '
+        f"{_d(r.upstream_local_address)} {_d(r.downstream_local_address)} "
+        f"{_d(r.downstream_remote_address)} {_d(r.requested_server_name)} {_d(r.route_name)}\n"
+    )
+
+
+_JSON_KEYS = (
+    "start_time",
+    "route_name",
+    "method",
+    "path",
+    "protocol",
+    "response_code",
+    "response_flags",
+    "response_code_details",
+    "connection_termination_details",
+    "bytes_received",
+    "bytes_sent",
+    "duration",
+    "upstream_service_time",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+    "upstream_cluster",
+    "upstream_local_address",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "requested_server_name",
+    "upstream_transport_failure_reason",
+)
+_NUMERIC = frozenset({"response_code", "bytes_received", "bytes_sent", "duration"})
+
+
+def format_json(r: LogRecord) -> str:
+    out: dict[str, Any] = {}
+    for key in _JSON_KEYS:
+        value = getattr(r, key)
+        if key == "start_time":
+            value = format_start_time(value)
+        elif key == "upstream_service_time":
+            value = int(value) if value else None
+        elif key not in _NUMERIC and value == "":
+            value = None
+        out[key] = value
+    return json.dumps(out, separators=(",", ":")) + "\n"
+
+
+class AccessLog:
+    __slots__ = ("_buffer", "_flush_handle", "_format", "flush_interval", "stream")
+
+    def __init__(self, stream: TextIO, fmt: str = "text", flush_interval: float = 0.2) -> None:
+        if fmt not in ("text", "json"):
+            raise ValueError(f"unknown access log format {fmt!r}")
+        self.stream = stream
+        self._format = format_text if fmt == "text" else format_json
+        self._buffer: list[str] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self.flush_interval = flush_interval
+
+    def write(self, record: LogRecord) -> None:
+        self._buffer.append(self._format(record))
+        if self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+
+    def flush(self) -> None:
+        self._flush_handle = None
+        if self._buffer:
+            text = "".join(self._buffer)
+            self._buffer.clear()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # stdout closed: the data plane keeps serving
+
+    def close(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self.flush()

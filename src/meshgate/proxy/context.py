@@ -1,0 +1,31 @@
+"""Server-wide state every connection shares: limits, pools, the snapshot store, stats, logging."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshgate.proxy.access_log import AccessLog
+from meshgate.proxy.limits import DEFAULT_LIMITS, Limits
+from meshgate.proxy.local_reply import DEFAULT_SERVER_NAME
+from meshgate.proxy.stats import Stats
+from meshgate.proxy.upstream import UpstreamPools
+from meshgate.runtime.store import SnapshotStore
+
+
+@dataclass(slots=True, eq=False)
+class ProxyContext:
+    store: SnapshotStore
+    limits: Limits = DEFAULT_LIMITS
+    stats: Stats = field(default_factory=Stats)
+    access_log: AccessLog | None = None
+    rng: random.Random = field(default_factory=random.Random)  # weighted picks (routing.decide)
+    server_name: str = DEFAULT_SERVER_NAME
+    pools: UpstreamPools = field(init=False)
+    server_header: bytes = field(init=False)
+    connections: set[Any] = field(default_factory=set)  # open downstream protocols (for drain)
+
+    def __post_init__(self) -> None:
+        self.pools = UpstreamPools(self.limits, self.stats)
+        self.server_header = self.server_name.encode("latin-1")

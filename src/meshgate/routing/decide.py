@@ -1,0 +1,145 @@
+"""`decide(table, request)`: the per-request routing decision (istio-semantics.md Appendix A).
+
+listener by port (404 NR listener_not_found) → filter chain by SNI (none: status 0, close the
+connection) → TCP proxy chains are not HTTP (status 0 "tcp_proxy") → virtual host by Host (404 NR
+route_not_found) → httpsRedirect before any route (301) → first matching route (404 NR) → action:
+direct response, redirect, or forward to a weighted destination whose cluster must exist (503 NC).
+
+The steps are separate functions so `explain()` walks exactly the same code; `decide()` only
+strings them together. No allocation beyond the answer itself and, when a candidate route matches
+on query parameters, one lazy query view.
+"""
+
+from __future__ import annotations
+
+import random
+
+from meshgate import ir
+from meshgate.routing.decision import LocalReply, RouteDecision
+from meshgate.routing.primitives import QueryParams
+from meshgate.routing.redirect import redirect_location, tls_redirect_location
+from meshgate.routing.request import RequestView
+from meshgate.routing.table import (
+    ChainMatch,
+    CompiledListener,
+    CompiledRoute,
+    CompiledVirtualHost,
+    RoutingTable,
+    select_chain,
+    select_listener,
+    select_vhost,
+)
+from meshgate.routing.weights import Rng
+
+__all__ = [
+    "DIRECT_RESPONSE",
+    "act",
+    "decide",
+    "match_route",
+    "no_route",
+    "no_vhost",
+    "query_view",
+    "tls_redirect",
+]
+
+# Envoy's %RESPONSE_CODE_DETAILS% for every route-level local answer: direct responses, redirects
+# and the httpsRedirect (SslRedirector) all go through the router's direct-response path.
+DIRECT_RESPONSE = "direct_response"
+
+
+def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) -> RouteDecision | LocalReply:
+    listener = select_listener(table, request.port, request.bind)
+    if listener is None:
+        return LocalReply(404, "NR", "listener_not_found")
+    chain = select_chain(table, listener, request.sni)
+    if chain is None:
+        return LocalReply(0, "NR", "filter_chain_not_found", listener=listener.listener)
+    host = select_vhost(chain.compiled, request.authority)
+    if host is None:
+        return no_vhost(listener, chain)
+    vhost = host.compiled
+    redirect = tls_redirect(vhost, request)
+    if redirect is not None:
+        return redirect
+    route = match_route(vhost, request)
+    if route is None:
+        return no_route(vhost)
+    return act(table, vhost, route, request, rng)
+
+
+def no_vhost(listener: CompiledListener, chain: ChainMatch) -> LocalReply:
+    """No virtual host: a TCP proxy chain (not HTTP at all) or no domain for the Host (404 NR)."""
+    if chain.compiled.hosts is None:
+        return LocalReply(0, "", "tcp_proxy", listener=listener.listener, chain=chain.chain)
+    return LocalReply(404, "NR", "route_not_found", listener=listener.listener, chain=chain.chain)
+
+
+def no_route(vhost: CompiledVirtualHost) -> LocalReply:
+    return _reply(vhost, 404, "NR", "route_not_found")
+
+
+def tls_redirect(vhost: CompiledVirtualHost, request: RequestView) -> LocalReply | None:
+    """httpsRedirect: a vhost requiring TLS answers 301 to plaintext requests before any route."""
+    if not vhost.vhost.require_tls or request.scheme == "https":
+        return None
+    location = tls_redirect_location(request)
+    return _reply(vhost, 301, "", DIRECT_RESPONSE, headers=(("location", location),))
+
+
+def query_view(vhost: CompiledVirtualHost, request: RequestView) -> QueryParams | None:
+    """The lazy query view, only when some route of the virtual host looks at the query."""
+    return QueryParams(request.query) if vhost.uses_query else None
+
+
+def match_route(vhost: CompiledVirtualHost, request: RequestView) -> CompiledRoute | None:
+    """First route whose conditions all hold (routes are in order; catch-alls already last)."""
+    query = query_view(vhost, request)
+    for route in vhost.routes:
+        if route.matcher.matches(request, query):
+            return route
+    return None
+
+
+def act(
+    table: RoutingTable, vhost: CompiledVirtualHost, compiled: CompiledRoute, request: RequestView, rng: Rng
+) -> RouteDecision | LocalReply:
+    """Carry out the matched route's action."""
+    route = compiled.route
+    match route.action:
+        case ir.Forward():
+            picker = compiled.picker
+            destination = picker.pick(rng) if picker is not None else None
+            cluster = table.clusters.get(destination.cluster) if destination is not None else None
+            if destination is None or cluster is None:
+                return _reply(vhost, 503, "NC", "cluster_not_found", route=route)
+            return RouteDecision(vhost.listener, vhost.chain, vhost.vhost, route, destination, cluster)
+        case ir.Redirect() as redirect:
+            location = redirect_location(redirect, route.match.path, request)
+            headers = (("location", location),)
+            return _reply(vhost, redirect.code or 301, "", DIRECT_RESPONSE, route=route, headers=headers)
+        case ir.DirectResponse() as direct:
+            return _reply(vhost, direct.status, "", DIRECT_RESPONSE, route=route, body=direct.body)
+    raise AssertionError(f"unknown route action {route.action!r}")  # pragma: no cover
+
+
+def _reply(
+    vhost: CompiledVirtualHost,
+    status: int,
+    flags: str,
+    details: str,
+    *,
+    route: ir.Route | None = None,
+    body: bytes = b"",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> LocalReply:
+    return LocalReply(
+        status,
+        flags,
+        details,
+        body=body,
+        headers=headers,
+        listener=vhost.listener,
+        chain=vhost.chain,
+        virtual_host=vhost.vhost,
+        route=route,
+    )
