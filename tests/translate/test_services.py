@@ -14,10 +14,14 @@ FILE = "x.yaml"
 SHOP = "shop.shop.svc.cluster.local"
 
 
-def build(text: str, **options: str) -> tuple[ServiceRegistry, tuple[Diagnostic, ...]]:
+def build(
+    text: str, namespace: str = "istio-system", domain_suffix: str = "cluster.local"
+) -> tuple[ServiceRegistry, tuple[Diagnostic, ...]]:
     loaded = load_text(text, FILE)
     assert not loaded.diagnostics, [d.render() for d in loaded.diagnostics]
-    return ServiceRegistry.build(loaded.bundle, TranslateOptions(**options))  # type: ignore[arg-type]
+    return ServiceRegistry.build(
+        loaded.bundle, TranslateOptions(namespace=namespace, domain_suffix=domain_suffix)
+    )
 
 
 def line_of(text: str, needle: str, occurrence: int = 1) -> int:
@@ -458,7 +462,9 @@ def test_invalid_service_entries_are_dropped_with_file_and_line() -> None:
     assert registry.clusters() == ()
     found = {(d.code, d.resource.name if d.resource else "", d.field_path): d for d in diagnostics}
     expected = {
-        ("IST0106", "none-eps", "spec.endpoints"): line_of(INVALID_ENTRIES, "endpoints: [{address: 10.0.0.1}]"),
+        ("IST0106", "none-eps", "spec.endpoints"): line_of(
+            INVALID_ENTRIES, "endpoints: [{address: 10.0.0.1}]"
+        ),
         # A missing field points at its parent (`spec:`).
         ("IST0106", "no-ports", "spec.ports"): line_of(INVALID_ENTRIES, "name: no-ports") + 1,
         ("IST0106", "no-hosts", "spec.hosts"): line_of(INVALID_ENTRIES, "name: no-hosts") + 1,
@@ -525,7 +531,9 @@ status: {podIP: 10.3.0.5}
     registry, diagnostics = build(text)
     assert diagnostics == ()
     c = cluster(registry, "outbound|80||vm.shop.internal")
-    got = [(ep.address, ep.port, ep.weight, ep.locality, dict(ep.labels).get("version")) for ep in c.endpoints]
+    got = [
+        (ep.address, ep.port, ep.weight, ep.locality, dict(ep.labels).get("version")) for ep in c.endpoints
+    ]
     assert got == [
         ("10.3.0.1", 9080, 5, "us/east", "v1"),
         ("10.3.0.2", 8080, 1, "", "v2"),
@@ -689,3 +697,25 @@ spec:
     assert (c.port, c.subset, c.service_host) == (8080, subset, SHOP)
     names = [c.name for c in registry.clusters()]
     assert names == sorted(names)
+
+
+def test_tcp_port_wins_over_its_udp_twin() -> None:
+    text = """\
+apiVersion: v1
+kind: Service
+metadata: {name: dns, namespace: kube-system}
+spec:
+  ports:
+  - {name: dns, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, protocol: TCP}
+  - {name: metrics, port: 9153}
+"""
+    registry, diagnostics = build(text)
+    assert diagnostics == ()
+    info = registry.lookup("dns.kube-system.svc.cluster.local", "kube-system")
+    assert info is not None
+    assert [(p.number, p.name) for p in info.ports] == [(53, "dns-tcp"), (9153, "metrics")]
+    assert [c.name for c in registry.clusters()] == [
+        "outbound|53||dns.kube-system.svc.cluster.local",
+        "outbound|9153||dns.kube-system.svc.cluster.local",
+    ]

@@ -65,8 +65,9 @@ def load_and_translate(args: argparse.Namespace) -> Loaded:
 
 
 def print_diagnostics(
-    diagnostics: Iterable[Diagnostic], stream: TextIO = sys.stderr, minimum: Level = Level.WARNING
+    diagnostics: Iterable[Diagnostic], stream: TextIO | None = None, minimum: Level = Level.WARNING
 ) -> None:
+    stream = stream or sys.stderr
     for diagnostic in diagnostics:
         if diagnostic.level >= minimum:
             print(diagnostic.render(), file=stream)

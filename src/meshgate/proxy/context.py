@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ class ProxyContext:
     limits: Limits = DEFAULT_LIMITS
     stats: Stats = field(default_factory=Stats)
     access_log: AccessLog | None = None
-    rng: random.Random = field(default_factory=random.Random)  # weighted picks (routing.decide)
+    rng: Callable[[], float] = field(default_factory=lambda: random.Random().random)  # weighted picks
     server_name: str = DEFAULT_SERVER_NAME
     pools: UpstreamPools = field(init=False)
     server_header: bytes = field(init=False)

@@ -37,7 +37,7 @@ def new_request_id() -> str:
     """A random (version 4) UUID, without the os.urandom syscall `uuid.uuid4()` makes."""
     value = _rand.getrandbits(128)
     value = (value & ~(0xF000 << 64) | (4 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
-    text = "%032x" % value
+    text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 

@@ -18,13 +18,14 @@ ones expire); one timer per `UpstreamPools` closes connections idle longer than 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from typing import Protocol
 
 import httptools
 
 from meshgate import ir
-from meshgate.proxy.errors import UpstreamError, UpstreamProtocol, connect_error
+from meshgate.proxy.errors import Overflow, UpstreamError, UpstreamProtocol, connect_error
 from meshgate.proxy.headers import Header
 from meshgate.proxy.limits import Limits
 from meshgate.proxy.stats import Stats
@@ -37,9 +38,7 @@ class ResponseSink(Protocol):
 
     def on_upstream_ready(self, conn: UpstreamConnection) -> None: ...
     def on_upstream_failed(self, err: UpstreamError) -> None: ...
-    def on_response_head(
-        self, status: int, reason: bytes, headers: list[Header], keep_alive: bool, length: str, chunked: bool
-    ) -> None: ...
+    def on_response_head(self, conn: UpstreamConnection, status: int) -> None: ...
     def on_response_body(self, data: bytes) -> None: ...
     def on_response_end(self) -> None: ...
     def on_upstream_upgrade(self, rest: bytes) -> None: ...
@@ -59,20 +58,20 @@ class RawSink(Protocol):
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
-        "_chunked",
         "_detached",
-        "_headers",
         "_informational",
-        "_length",
-        "_reason",
+        "chunked",
         "closed",
         "head_only",
+        "headers",
         "idle_since",
+        "length",
         "local_address",
         "out",
         "parser",
         "pool",
         "read_paused",
+        "reason",
         "requests",
         "reusable",
         "sink",
@@ -95,10 +94,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_only = False  # the request in flight is HEAD: the response has no body
         self.idle_since = 0.0
         self.local_address = ""
-        self._headers: list[Header] = []
-        self._reason = b""
-        self._length = ""
-        self._chunked = False
+        # the response head being received (read by the sink in on_response_head)
+        self.headers: list[Header] = []
+        self.reason = b""
+        self.length = ""  # content-length as sent, "" when absent
+        self.chunked = False
         self._informational = False
         self._detached = False
 
@@ -160,23 +160,23 @@ class UpstreamConnection(asyncio.Protocol):
     # --- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._headers = []
-        self._reason = b""
-        self._length = ""
-        self._chunked = False
+        self.headers = []
+        self.reason = b""
+        self.length = ""
+        self.chunked = False
 
     def on_status(self, reason: bytes) -> None:
-        self._reason += reason
+        self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
         text = name.decode("latin-1")
         lower = text.lower()
         decoded = value.decode("latin-1")
         if lower == "content-length":
-            self._length = decoded
+            self.length = decoded
         elif lower == "transfer-encoding":
-            self._chunked = decoded.lower().endswith("chunked")
-        self._headers.append((lower, text, decoded))
+            self.chunked = decoded.lower().endswith("chunked")
+        self.headers.append((lower, text, decoded))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -190,7 +190,7 @@ class UpstreamConnection(asyncio.Protocol):
         sink = self.sink
         if sink is not None:
             head_only = self.head_only
-            sink.on_response_head(status, self._reason, self._headers, keep_alive, self._length, self._chunked)
+            sink.on_response_head(self, status)
             if head_only and self.sink is sink:
                 # A HEAD response ends at its head, but httptools would wait for the advertised
                 # body: whatever this parser still reports in this feed belongs to nobody, and
@@ -328,8 +328,6 @@ class UpstreamPools:
             state.pending += 1
             pool.waiters.append((sink, cluster))
             return None
-        from meshgate.proxy.errors import Overflow
-
         raise Overflow("connection pool overflow")
 
     def _connect(self, pool: EndpointPool, state: _ClusterState, sink: ResponseSink) -> None:
@@ -398,10 +396,8 @@ class UpstreamPools:
         state = self._clusters.get(pool.cluster)
         if state is not None:
             state.connections -= 1
-        try:
+        with contextlib.suppress(ValueError):
             pool.idle.remove(conn)
-        except ValueError:
-            pass
         if state is not None:
             self._wake_waiter(pool, state)
 

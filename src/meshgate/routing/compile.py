@@ -8,11 +8,14 @@ update; translation is expected to have caught both); each case is listed in `ta
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeVar
 
 from meshgate import ir
 from meshgate.routing import rewrite
+from meshgate.routing.decide import DIRECT_RESPONSE
+from meshgate.routing.decision import LocalReply, RouteDecision
 from meshgate.routing.matchers import RouteMatcher
 from meshgate.routing.table import (
     WILDCARD_BINDS,
@@ -35,8 +38,9 @@ T = TypeVar("T")
 
 
 def compile_config(config: ir.Config) -> RoutingTable:
-    problems: list[str] = []
-    listeners = tuple(_compile_listener(listener, problems) for listener in config.listeners)
+    compiler = _Compiler(config)
+    listeners = tuple(compiler.listener(listener) for listener in config.listeners)
+    problems = compiler.problems
 
     by_port: dict[int, CompiledListener] = {}
     wildcard_by_port: dict[int, CompiledListener] = {}
@@ -54,128 +58,149 @@ def compile_config(config: ir.Config) -> RoutingTable:
     # A request without a bind address prefers the listener on all addresses.
     by_port.update(wildcard_by_port)
 
-    clusters: dict[str, ir.Cluster] = {}
-    for cluster in config.clusters:
-        if cluster.name in clusters:
-            problems.append(f"cluster {cluster.name}: defined twice, the first one is used")
-            continue
-        clusters[cluster.name] = cluster
-
     return RoutingTable(
         config=config,
         listeners=listeners,
         by_port=MappingProxyType(by_port),
         by_port_bind=MappingProxyType(by_port_bind),
         wildcard_by_port=MappingProxyType(wildcard_by_port),
-        clusters=MappingProxyType(clusters),
+        clusters=MappingProxyType(compiler.clusters),
         problems=tuple(problems),
     )
 
 
-def _compile_listener(listener: ir.Listener, problems: list[str]) -> CompiledListener:
-    chains = tuple(_compile_chain(listener, chain, problems) for chain in listener.chains)
-    tls = any(c.chain.transport == "tls" or c.chain.tls is not None for c in chains)
-    plaintext = ChainMatch(chains[0], "plaintext", "") if chains and not tls else None
+class _Compiler:
+    """Compile-time state: the cluster index (answers are resolved against it) and findings."""
 
-    exact: dict[str, ChainMatch] = {}
-    wildcards: dict[str, ChainMatch] = {}
-    default: ChainMatch | None = None
-    names: list[str] = []
-    where = f"listener {listener.name}"
-    for compiled in chains:
-        server_names = tuple(n.lower() for n in compiled.chain.server_names)
-        names.extend(server_names)
-        # A '*' anywhere lifts the SNI restriction (istio-semantics 1.3.5): the chain is the default.
-        if not server_names or "*" in server_names:
-            if default is None:
-                default = ChainMatch(compiled, "default", "")
-            else:
-                both = f"{default.chain.name} and {compiled.chain.name}"
-                problems.append(f"{where}: chains {both} both match any SNI; the first one is used")
-            continue
-        for name in server_names:
-            what = f"{where}: SNI {name}"
-            if name.startswith("*"):
-                _first(wildcards, name[1:], ChainMatch(compiled, "wildcard", name), problems, what)
-            else:
-                _first(exact, name, ChainMatch(compiled, "exact", name), problems, what)
+    def __init__(self, config: ir.Config) -> None:
+        self.problems: list[str] = []
+        self.clusters: dict[str, ir.Cluster] = {}
+        for cluster in config.clusters:
+            if cluster.name in self.clusters:
+                self.problems.append(f"cluster {cluster.name}: defined twice, the first one is used")
+                continue
+            self.clusters[cluster.name] = cluster
 
-    return CompiledListener(
-        listener=listener,
-        chains=chains,
-        plaintext=plaintext,
-        sni_exact=MappingProxyType(exact),
-        sni_wildcard=_suffix_index(wildcards),
-        sni_default=default,
-        server_names=tuple(names),
-    )
+    def listener(self, listener: ir.Listener) -> CompiledListener:
+        chains = tuple(self.chain(listener, chain) for chain in listener.chains)
+        tls = any(c.chain.transport == "tls" or c.chain.tls is not None for c in chains)
+        plaintext = ChainMatch(chains[0], "plaintext", "") if chains and not tls else None
 
-
-def _compile_chain(listener: ir.Listener, chain: ir.FilterChain, problems: list[str]) -> CompiledChain:
-    handler = chain.handler
-    if isinstance(handler, ir.TcpProxy):
-        return CompiledChain(chain, None, WeightedPicker.build(handler.clusters))
-    return CompiledChain(chain, _compile_hosts(listener, chain, handler, problems))
-
-
-def _compile_hosts(
-    listener: ir.Listener, chain: ir.FilterChain, handler: ir.HttpHandler, problems: list[str]
-) -> HostIndex:
-    exact: dict[str, HostMatch] = {}
-    suffixes: dict[str, HostMatch] = {}
-    prefixes: dict[str, HostMatch] = {}
-    star: HostMatch | None = None
-    domains: list[str] = []
-    where = f"route table {handler.route_table}"
-    for vhost in handler.virtual_hosts:
-        compiled = _compile_vhost(listener, chain, vhost, problems)
-        for raw in vhost.domains:
-            domain = raw.lower()
-            domains.append(domain)
-            what = f"{where}: domain {domain}"
-            if domain == "*":
-                if star is None:
-                    star = HostMatch(compiled, "any", domain)
+        exact: dict[str, ChainMatch] = {}
+        wildcards: dict[str, ChainMatch] = {}
+        default: ChainMatch | None = None
+        names: list[str] = []
+        where = f"listener {listener.name}"
+        for compiled in chains:
+            server_names = tuple(n.lower() for n in compiled.chain.server_names)
+            names.extend(server_names)
+            # A '*' anywhere lifts the SNI restriction (istio-semantics 1.3.5): the chain is the default.
+            if not server_names or "*" in server_names:
+                if default is None:
+                    default = ChainMatch(compiled, "default", "")
                 else:
-                    problems.append(f"{what} repeated in {vhost.name}; {star.vhost.name} keeps it")
-            elif domain.startswith("*"):
-                _first(suffixes, domain[1:], HostMatch(compiled, "suffix wildcard", domain), problems, what)
-            elif domain.endswith("*"):
-                _first(prefixes, domain[:-1], HostMatch(compiled, "prefix wildcard", domain), problems, what)
-            else:
-                _first(exact, domain, HostMatch(compiled, "exact", domain), problems, what)
-    return HostIndex(
-        exact=MappingProxyType(exact),
-        suffixes=_suffix_index(suffixes),
-        prefixes=PrefixIndex(_lengths(prefixes), MappingProxyType(prefixes)),
-        star=star,
-        domains=tuple(domains),
-    )
+                    both = f"{default.chain.name} and {compiled.chain.name}"
+                    self.problems.append(f"{where}: chains {both} both match any SNI; the first one is used")
+                continue
+            for name in server_names:
+                what = f"{where}: SNI {name}"
+                if name.startswith("*"):
+                    self._first(wildcards, name[1:], ChainMatch(compiled, "wildcard", name), what)
+                else:
+                    self._first(exact, name, ChainMatch(compiled, "exact", name), what)
 
+        return CompiledListener(
+            listener=listener,
+            chains=chains,
+            plaintext=plaintext,
+            sni_exact=MappingProxyType(exact),
+            sni_wildcard=_suffix_index(wildcards),
+            sni_default=default,
+            server_names=tuple(names),
+        )
 
-def _compile_vhost(
-    listener: ir.Listener, chain: ir.FilterChain, vhost: ir.VirtualHost, problems: list[str]
-) -> CompiledVirtualHost:
-    routes: list[CompiledRoute] = []
-    for index, route in enumerate(vhost.routes):
-        matcher = RouteMatcher(route.match)
-        where = f"virtual host {vhost.name} route {route.name or index}"
-        problems.extend(f"{where}: {problem}" for problem in matcher.problems())
+    def chain(self, listener: ir.Listener, chain: ir.FilterChain) -> CompiledChain:
+        handler = chain.handler
+        if isinstance(handler, ir.TcpProxy):
+            return CompiledChain(chain, None, WeightedPicker.build(handler.clusters))
+        return CompiledChain(chain, self.hosts(listener, chain, handler))
+
+    def hosts(self, listener: ir.Listener, chain: ir.FilterChain, handler: ir.HttpHandler) -> HostIndex:
+        exact: dict[str, HostMatch] = {}
+        suffixes: dict[str, HostMatch] = {}
+        prefixes: dict[str, HostMatch] = {}
+        star: HostMatch | None = None
+        domains: list[str] = []
+        where = f"route table {handler.route_table}"
+        for vhost in handler.virtual_hosts:
+            compiled = self.vhost(listener, chain, vhost)
+            for raw in vhost.domains:
+                domain = raw.lower()
+                domains.append(domain)
+                what = f"{where}: domain {domain}"
+                if domain == "*":
+                    if star is None:
+                        star = HostMatch(compiled, "any", domain)
+                    else:
+                        self.problems.append(f"{what} repeated in {vhost.name}; {star.vhost.name} keeps it")
+                elif domain.startswith("*"):
+                    self._first(suffixes, domain[1:], HostMatch(compiled, "suffix wildcard", domain), what)
+                elif domain.endswith("*"):
+                    self._first(prefixes, domain[:-1], HostMatch(compiled, "prefix wildcard", domain), what)
+                else:
+                    self._first(exact, domain, HostMatch(compiled, "exact", domain), what)
+        return HostIndex(
+            exact=MappingProxyType(exact),
+            suffixes=_suffix_index(suffixes),
+            prefixes=PrefixIndex(_lengths(prefixes), MappingProxyType(prefixes)),
+            star=star,
+            domains=tuple(domains),
+        )
+
+    def vhost(
+        self, listener: ir.Listener, chain: ir.FilterChain, vhost: ir.VirtualHost
+    ) -> CompiledVirtualHost:
+        place = _Place(listener, chain, vhost)
+        routes: list[CompiledRoute] = []
+        for index, route in enumerate(vhost.routes):
+            matcher = RouteMatcher(route.match)
+            where = f"virtual host {vhost.name} route {route.name or index}"
+            self.problems.extend(f"{where}: {problem}" for problem in matcher.problems())
+            routes.append(self.route(place, index, route, matcher))
+        uses_query = any(r.matcher.uses_query for r in routes)
+        no_route = place.reply(404, "NR", "route_not_found")
+        return CompiledVirtualHost(vhost, tuple(routes), uses_query, listener, chain, no_route)
+
+    def route(self, place: _Place, index: int, route: ir.Route, matcher: RouteMatcher) -> CompiledRoute:
         picker = None
-        if isinstance(route.action, ir.Forward):
-            picker = WeightedPicker.build(route.action.clusters)
-            if route.action.rewrite is not None:
-                rewrite.prepare(route.action.rewrite)
-        routes.append(CompiledRoute(index, route, matcher, picker))
-    uses_query = any(r.matcher.uses_query for r in routes)
-    return CompiledVirtualHost(vhost, tuple(routes), uses_query, listener, chain)
+        outcomes: tuple[RouteDecision | LocalReply, ...] = ()
+        no_destination = None
+        match route.action:
+            case ir.Forward(clusters=destinations, rewrite=rewrite_spec):
+                picker = WeightedPicker.build(destinations)
+                no_destination = place.reply(503, "NC", "cluster_not_found", route)
+                outcomes = tuple(self._forward(place, route, d, no_destination) for d in picker.choices)
+                if rewrite_spec is not None:
+                    rewrite.prepare(rewrite_spec)
+            case ir.DirectResponse(status=status, body=body):
+                outcomes = (place.reply(status, "", DIRECT_RESPONSE, route, body),)
+            case ir.Redirect():
+                pass  # the location depends on the request
+        return CompiledRoute(index, route, matcher, matcher.conditions, picker, outcomes, no_destination)
 
+    def _forward(
+        self, place: _Place, route: ir.Route, destination: ir.WeightedCluster, not_found: LocalReply
+    ) -> RouteDecision | LocalReply:
+        cluster = self.clusters.get(destination.cluster)
+        if cluster is None:
+            return not_found
+        return RouteDecision(place.listener, place.chain, place.vhost, route, destination, cluster)
 
-def _first(index: dict[str, T], key: str, value: T, problems: list[str], what: str) -> None:
-    if key in index:
-        problems.append(f"{what} repeated; the first one is used")
-        return
-    index[key] = value
+    def _first(self, index: dict[str, T], key: str, value: T, what: str) -> None:
+        if key in index:
+            self.problems.append(f"{what} repeated; the first one is used")
+            return
+        index[key] = value
 
 
 def _lengths(keys: Iterable[str]) -> tuple[int, ...]:
@@ -184,3 +209,26 @@ def _lengths(keys: Iterable[str]) -> tuple[int, ...]:
 
 def _suffix_index(entries: dict[str, T]) -> SuffixIndex[T]:
     return SuffixIndex(_lengths(entries), MappingProxyType(entries))
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a virtual host lives; answers built at compile time carry it."""
+
+    listener: ir.Listener
+    chain: ir.FilterChain
+    vhost: ir.VirtualHost
+
+    def reply(
+        self, status: int, flags: str, details: str, route: ir.Route | None = None, body: bytes = b""
+    ) -> LocalReply:
+        return LocalReply(
+            status,
+            flags,
+            details,
+            body=body,
+            listener=self.listener,
+            chain=self.chain,
+            virtual_host=self.vhost,
+            route=route,
+        )

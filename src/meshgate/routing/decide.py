@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 
 from meshgate import ir
-from meshgate.routing.decision import LocalReply, RouteDecision
+from meshgate.routing.decision import Decision, LocalReply
 from meshgate.routing.primitives import QueryParams
 from meshgate.routing.redirect import redirect_location, tls_redirect_location
 from meshgate.routing.request import RequestView
@@ -36,7 +36,6 @@ __all__ = [
     "act",
     "decide",
     "match_route",
-    "no_route",
     "no_vhost",
     "query_view",
     "tls_redirect",
@@ -47,7 +46,7 @@ __all__ = [
 DIRECT_RESPONSE = "direct_response"
 
 
-def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) -> RouteDecision | LocalReply:
+def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) -> Decision:
     listener = select_listener(table, request.port, request.bind)
     if listener is None:
         return LocalReply(404, "NR", "listener_not_found")
@@ -63,8 +62,8 @@ def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) 
         return redirect
     route = match_route(vhost, request)
     if route is None:
-        return no_route(vhost)
-    return act(table, vhost, route, request, rng)
+        return vhost.no_route
+    return act(vhost, route, request, rng)
 
 
 def no_vhost(listener: CompiledListener, chain: ChainMatch) -> LocalReply:
@@ -72,10 +71,6 @@ def no_vhost(listener: CompiledListener, chain: ChainMatch) -> LocalReply:
     if chain.compiled.hosts is None:
         return LocalReply(0, "", "tcp_proxy", listener=listener.listener, chain=chain.chain)
     return LocalReply(404, "NR", "route_not_found", listener=listener.listener, chain=chain.chain)
-
-
-def no_route(vhost: CompiledVirtualHost) -> LocalReply:
-    return _reply(vhost, 404, "NR", "route_not_found")
 
 
 def tls_redirect(vhost: CompiledVirtualHost, request: RequestView) -> LocalReply | None:
@@ -93,33 +88,35 @@ def query_view(vhost: CompiledVirtualHost, request: RequestView) -> QueryParams 
 
 def match_route(vhost: CompiledVirtualHost, request: RequestView) -> CompiledRoute | None:
     """First route whose conditions all hold (routes are in order; catch-alls already last)."""
-    query = query_view(vhost, request)
+    query = QueryParams(request.query) if vhost.uses_query else None
+    # Same as `route.matcher.matches()`, inlined: this loop is most of decide()'s time.
     for route in vhost.routes:
-        if route.matcher.matches(request, query):
+        for condition in route.conditions:
+            if not condition.matches(request, query):
+                break
+        else:
             return route
     return None
 
 
-def act(
-    table: RoutingTable, vhost: CompiledVirtualHost, compiled: CompiledRoute, request: RequestView, rng: Rng
-) -> RouteDecision | LocalReply:
+def act(vhost: CompiledVirtualHost, compiled: CompiledRoute, request: RequestView, rng: Rng) -> Decision:
     """Carry out the matched route's action."""
+    # Forward and direct-response answers were built at compile time (see CompiledRoute.outcomes).
+    outcomes = compiled.outcomes
+    if len(outcomes) == 1:
+        return outcomes[0]
+    picker = compiled.picker
+    if outcomes and picker is not None:
+        return outcomes[picker.pick_index(rng)]
     route = compiled.route
     match route.action:
-        case ir.Forward():
-            picker = compiled.picker
-            destination = picker.pick(rng) if picker is not None else None
-            cluster = table.clusters.get(destination.cluster) if destination is not None else None
-            if destination is None or cluster is None:
-                return _reply(vhost, 503, "NC", "cluster_not_found", route=route)
-            return RouteDecision(vhost.listener, vhost.chain, vhost.vhost, route, destination, cluster)
         case ir.Redirect() as redirect:
             location = redirect_location(redirect, route.match.path, request)
             headers = (("location", location),)
             return _reply(vhost, redirect.code or 301, "", DIRECT_RESPONSE, route=route, headers=headers)
-        case ir.DirectResponse() as direct:
-            return _reply(vhost, direct.status, "", DIRECT_RESPONSE, route=route, body=direct.body)
-    raise AssertionError(f"unknown route action {route.action!r}")  # pragma: no cover
+        case ir.Forward() if compiled.no_destination is not None:
+            return compiled.no_destination  # no destination with a positive weight
+    raise AssertionError(f"route {route.name!r} has no answer for {route.action!r}")  # pragma: no cover
 
 
 def _reply(

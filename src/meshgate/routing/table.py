@@ -18,7 +18,8 @@ from typing import Generic, TypeVar
 
 from meshgate import ir
 from meshgate.hostnames import strip_port
-from meshgate.routing.matchers import RouteMatcher
+from meshgate.routing.decision import LocalReply, RouteDecision
+from meshgate.routing.matchers import Condition, RouteMatcher
 from meshgate.routing.weights import WeightedPicker
 
 __all__ = [
@@ -87,7 +88,14 @@ class CompiledRoute:
     index: int  # position in the virtual host
     route: ir.Route
     matcher: RouteMatcher
+    conditions: tuple[Condition, ...]  # matcher.conditions, one attribute hop closer for decide()
     picker: WeightedPicker | None  # Forward routes only
+    # Answers known at compile time, shared by every request (they are immutable): for a Forward
+    # one per `picker.choices` entry (a RouteDecision, or 503 NC when its cluster is missing);
+    # for a DirectResponse its reply; for a Redirect nothing (the location depends on the request).
+    outcomes: tuple[RouteDecision | LocalReply, ...]
+    # Forward with no destination of positive weight: 503 NC.
+    no_destination: LocalReply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,7 @@ class CompiledVirtualHost:
     # be built from the virtual host alone.
     listener: ir.Listener
     chain: ir.FilterChain
+    no_route: LocalReply  # 404 NR route_not_found, prebuilt
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +228,8 @@ def select_chain(table: RoutingTable, listener: CompiledListener, sni: str | Non
 
 def normalize_host(authority: str) -> str:
     """Host used for virtual-host selection: port stripped (IPv6-safe), lower-case."""
-    return strip_port(authority).lower()
+    # Most Host headers carry no port: skip strip_port's parsing for them.
+    return (strip_port(authority) if ":" in authority else authority).lower()
 
 
 def select_vhost(chain: CompiledChain, authority: str) -> HostMatch | None:

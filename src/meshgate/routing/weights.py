@@ -37,16 +37,19 @@ class WeightedPicker:
             cumulative.append(running)
         return cls(choices, tuple(cumulative), running)
 
-    def pick(self, rng: Rng) -> ir.WeightedCluster | None:
-        """The chosen destination; None when nothing has a positive weight (answered as 503 NC)."""
-        choices = self.choices
-        if len(choices) == 1:
-            return choices[0]
-        if not choices:
-            return None
+    def pick_index(self, rng: Rng) -> int:
+        """Index into `choices` of the chosen destination; -1 when none has a positive weight."""
+        count = len(self.choices)
+        if count <= 1:
+            return count - 1  # a single destination needs no random number
         index = bisect.bisect_right(self.cumulative, rng() * self.total)
         # A misbehaving rng returning >= 1.0 must still land on a real destination.
-        return choices[index] if index < len(choices) else choices[-1]
+        return index if index < count else count - 1
+
+    def pick(self, rng: Rng) -> ir.WeightedCluster | None:
+        """The chosen destination; None when nothing has a positive weight (answered as 503 NC)."""
+        index = self.pick_index(rng)
+        return self.choices[index] if index >= 0 else None
 
     def share(self, destination: ir.WeightedCluster) -> float:
         """The fraction of requests `destination` receives (for explain and tests)."""

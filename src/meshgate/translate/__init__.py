@@ -3,13 +3,13 @@
 Never raises on user input: a bad object is dropped with a diagnostic and the rest translates.
 """
 
+from meshgate.resources.bundle import ResourceBundle
 from meshgate.translate.options import IngressMode, TranslateOptions
+from meshgate.translate.pipeline import translate_bundle
 from meshgate.translate.result import Translation
 
 __all__ = ["IngressMode", "TranslateOptions", "Translation", "translate"]
 
 
-def translate(bundle: object, options: TranslateOptions | None = None) -> Translation:
-    from meshgate.translate.pipeline import translate_bundle
-
-    return translate_bundle(bundle, options or TranslateOptions())  # type: ignore[arg-type]
+def translate(bundle: ResourceBundle, options: TranslateOptions | None = None) -> Translation:
+    return translate_bundle(bundle, options or TranslateOptions())

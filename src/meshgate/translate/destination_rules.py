@@ -118,9 +118,9 @@ class DestinationRuleIndex:
         for dr in bundle.of(istio.DestinationRule):
             problems = validate_destination_rule(dr)
             diagnostics.extend(_problem_diagnostic(dr, problem) for problem in problems)
-            diagnostics.extend(_credential_diagnostics(dr, credentials))
             if any(problem.error for problem in problems):
                 continue  # Istio's validation would reject the whole object
+            diagnostics.extend(_credential_diagnostics(dr, credentials))
             selector = _match_labels(dr.spec.workload_selector)
             export = frozenset({"."}) if selector is not None else frozenset(dr.spec.export_to)
             host = resolve_short_name(dr.spec.host, dr.namespace, options.domain_suffix)
@@ -354,6 +354,7 @@ def _credential_diagnostic(
             field_path=path,
             what="Secret",
             name=problem.secret,
+            detail=" (upstream credentialName Secrets are read from the gateway namespace)",
             fix=fix,
         )
     return make(

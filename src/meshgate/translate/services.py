@@ -202,14 +202,15 @@ def _kubernetes_entries(
                 )
             )
             continue
+        service_ports = _unique_ports(service.spec.ports)
         ports = tuple(
-            ServicePortInfo(p.port, p.name, kubernetes_protocol(p), p.target_port) for p in service.spec.ports
+            ServicePortInfo(p.port, p.name, kubernetes_protocol(p), p.target_port) for p in service_ports
         )
         found = {
             p.port: eps.external_name_endpoints(service, p)
             if external
             else eps.kubernetes_endpoints(index, service, p)
-            for p in service.spec.ports
+            for p in service_ports
         }
         annotation = service.metadata.annotations.get(EXPORT_TO_ANNOTATION, "")
         export_to = tuple(part.strip() for part in annotation.split(",") if part.strip()) or ("*",)
@@ -225,6 +226,18 @@ def _kubernetes_entries(
         )
         entries.append((_Entry(info, found), service))
     return entries
+
+
+def _unique_ports(ports: list[core.ServicePort]) -> list[core.ServicePort]:
+    """One port per number (cluster names carry only the number): a TCP port beats a UDP twin (DNS on
+    53/TCP and 53/UDP), otherwise the first one wins."""
+    tcp_numbers = {p.port for p in ports if p.protocol.upper() != "UDP"}
+    out: dict[int, core.ServicePort] = {}
+    for port in ports:
+        if port.protocol.upper() == "UDP" and port.port in tcp_numbers:
+            continue
+        out.setdefault(port.port, port)
+    return list(out.values())
 
 
 # --- ServiceEntries --------------------------------------------------------------------------------

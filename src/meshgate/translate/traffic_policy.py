@@ -175,10 +175,9 @@ def _validate_tls(tls: istio.ClientTLSSettings, path: str) -> list[Problem]:
     if tls.mode not in TLS_MODES:
         return [Problem(f"{path}.mode", f"unknown TLS mode {tls.mode!r}; use one of {', '.join(TLS_MODES)}")]
     files = tls.client_certificate or tls.private_key or tls.ca_certificates
-    if tls.mode == "ISTIO_MUTUAL" and (
-        files or tls.credential_name or tls.sni or tls.subject_alt_names or tls.ca_crl
-    ):
-        return [Problem(path, "ISTIO_MUTUAL takes no other field (certificates, sni, subjectAltNames)")]
+    if tls.mode == "ISTIO_MUTUAL" and (files or tls.credential_name or tls.ca_crl):
+        # istiod's ValidateTLS: mesh certificates only; sni and subjectAltNames stay allowed.
+        return [Problem(path, "ISTIO_MUTUAL uses mesh certificates: no certificate files or credentialName")]
     if tls.credential_name and (files or tls.ca_crl):
         return [
             Problem(path, "credentialName excludes clientCertificate, privateKey, caCertificates and caCrl")
@@ -293,7 +292,11 @@ def upstream_tls(
     if settings is None or settings.mode not in ("SIMPLE", "MUTUAL", "ISTIO_MUTUAL"):
         return None
     if settings.mode == "ISTIO_MUTUAL":
-        return ir.UpstreamTls("ISTIO_MUTUAL", sni=f"outbound_.{port}_.{subset}_.{host}")
+        return ir.UpstreamTls(
+            "ISTIO_MUTUAL",
+            sni=settings.sni or f"outbound_.{port}_.{subset}_.{host}",
+            subject_alt_names=tuple(settings.subject_alt_names),
+        )
     cert_pem = key_pem = ca_pem = b""
     if settings.credential_name:
         found = credentials.resolve(settings.credential_name, need_key=settings.mode == "MUTUAL")

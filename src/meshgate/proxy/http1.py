@@ -1,0 +1,468 @@
+"""Downstream HTTP/1.1: one `HttpProtocol` per client connection, parsing with httptools callbacks.
+
+Theory of operation
+-------------------
+`data_received` only feeds the parser; the callbacks assemble a request head and hand it to an
+`Exchange` (forward.py). Responses go out in request order: the first exchange is `current`;
+requests pipelined behind it wait in `queue` (their bodies buffered) and reading is paused until
+the queue drains. Reading is paused for several independent reasons (a bit each: upstream write
+buffer full, pipelined requests waiting, body buffered while connecting, upgrade pending) and
+resumes only when none is left.
+
+Writes go to `out` and leave in one `transport.write` per callback batch (`flush`). One lazy timer
+per connection enforces the header-read and keep-alive idle timeouts: it re-arms itself for the
+remaining time instead of being reset on every request.
+
+Protocol errors (httptools errors, oversize heads, bad chunk sizes, CL+TE conflicts, NUL bytes,
+bad paths) are answered in order with 400/413/431 and close the connection; nothing of such a
+request is forwarded upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import httptools
+
+from meshgate.proxy import local_reply
+from meshgate.proxy.context import ProxyContext
+from meshgate.proxy.errors import (
+    BodyTooLarge,
+    DownstreamError,
+    HeaderTimeout,
+    HeaderTooLarge,
+    ProxyError,
+    VersionRefused,
+)
+from meshgate.proxy.forward import Exchange, RequestHead
+from meshgate.proxy.headers import Header
+from meshgate.proxy.paths import split_target
+from meshgate.proxy.tunnel import Tunnel
+
+
+class HttpProtocol(asyncio.Protocol):
+    PAUSE_UPSTREAM = 1
+    PAUSE_PIPELINE = 2
+    PAUSE_BUFFER = 4
+    PAUSE_TUNNEL = 8
+    PAUSE_DEAD = 16
+
+    __slots__ = (
+        "_advancing",
+        "_head_prev",
+        "_head_since",
+        "_head_size",
+        "_headers",
+        "_idle_since",
+        "_read_paused",
+        "_tunnel_buffer",
+        "_url",
+        "_watchdog",
+        "bind",
+        "client_ip",
+        "closed",
+        "closing",
+        "ctx",
+        "current",
+        "deferred",
+        "in_feed",
+        "in_head",
+        "limits",
+        "local_address",
+        "loop",
+        "out",
+        "parse_dead",
+        "parser",
+        "port",
+        "queue",
+        "receiving",
+        "remote_address",
+        "scheme",
+        "sni",
+        "transport",
+        "tunnel",
+        "write_paused",
+    )
+
+    transport: asyncio.Transport
+
+    def __init__(self, ctx: ProxyContext, port: int, bind: str = "", scheme: str = "http") -> None:
+        # server-wide
+        self.ctx = ctx
+        self.limits = ctx.limits
+        self.loop = asyncio.get_running_loop()
+        self.port = port  # the Gateway server port (RequestView.port), not the listen port
+        self.bind = bind
+        self.scheme = scheme
+        self.sni: str | None = None
+        # per connection
+        self.parser = httptools.HttpRequestParser(self)
+        self.out: list[bytes] = []
+        self.current: Exchange | None = None
+        self.queue: deque[Exchange] = deque()
+        self.receiving: Exchange | None = None
+        self.deferred: list[Exchange] = []
+        self.tunnel: Tunnel | None = None
+        self._tunnel_buffer = b""
+        self.closed = self.closing = self.parse_dead = False
+        self.in_feed = self.in_head = self.write_paused = False
+        self._advancing = False
+        self._read_paused = 0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.client_ip = self.local_address = self.remote_address = ""
+        self._idle_since = self._head_since = 0.0
+        # per request (head being parsed)
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._head_prev = 0
+
+    # --- connection ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=self.limits.high_water, low=self.limits.low_water)
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.client_ip = str(peer[0])
+            self.remote_address = f"{peer[0]}:{peer[1]}"
+        local = transport.get_extra_info("sockname")
+        if local:
+            self.local_address = f"{local[0]}:{local[1]}"
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self.sni = getattr(ssl_object, "server_hostname", None)
+        self.ctx.connections.add(self)
+        stats = self.ctx.stats
+        stats.downstream_cx_total += 1
+        stats.downstream_cx_active += 1
+        self._idle_since = self.loop.time()
+        self._arm_watchdog(min(self.limits.idle_timeout, self.limits.header_read_timeout))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.ctx.connections.discard(self)
+        self.ctx.stats.downstream_cx_active -= 1
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self.out.clear()
+        pending = [self.current, *self.queue] if self.current else list(self.queue)
+        self.current = None
+        self.queue.clear()
+        for exchange in pending:
+            if exchange is not None:
+                exchange.abort_downstream()
+
+    def eof_received(self) -> bool:
+        # A client that half-closes after a complete request still gets its response.
+        if self.tunnel is None and self.receiving is None and (self.current or self.queue):
+            self.closing = True
+            return True
+        return False
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.tunnel is not None:
+            self.tunnel.downstream_write_paused(True)
+        elif self.current is not None and self.current.conn is not None:
+            self.current.conn.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.tunnel is not None:
+            self.tunnel.downstream_write_paused(False)
+        elif self.current is not None and self.current.conn is not None:
+            self.current.conn.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.from_downstream(data)
+            return
+        if self.parse_dead:
+            if self.current is not None and self.current.head.upgrade:
+                self._tunnel_buffer += data  # sent before the 101; forwarded once tunnelled
+            return
+        head_phase = self.in_head or self.receiving is None
+        if self.in_head and self._head_prev > self.limits.max_header_bytes:
+            self._protocol_error(HeaderTooLarge("request head too large"))
+        else:
+            self.in_feed = True
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                self._upgrade(data[exc.args[0] :])
+            except httptools.HttpParserCallbackError as exc:
+                cause = exc.__context__
+                if not isinstance(cause, ProxyError):
+                    raise
+                self._protocol_error(cause)
+            except httptools.HttpParserError as exc:
+                self._protocol_error(DownstreamError(str(exc)))
+            finally:
+                self.in_feed = False
+            if self.in_head and head_phase:
+                self._head_prev += len(data)
+        if self.deferred:
+            deferred, self.deferred = self.deferred, []
+            for exchange in deferred:
+                exchange.emit_pending_reply()
+        self.flush()
+        current = self.current
+        if current is not None and current.conn is not None:
+            current.conn.flush()
+
+    # --- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.in_head = True
+        self._url = b""
+        self._headers = []
+        self._head_size = 0
+        self._head_since = self.loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.limits.max_request_line:
+            raise HeaderTooLarge("request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > self.limits.max_header_bytes:
+            raise HeaderTooLarge("request headers too large")
+        if len(self._headers) > self.limits.max_header_count:
+            raise HeaderTooLarge("too many request headers")
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self._head_prev = 0
+        parser = self.parser
+        headers: list[Header] = []
+        lower: dict[str, str] = {}
+        for raw_name, raw_value in self._headers:
+            name = raw_name.decode("latin-1")
+            key = name.lower()
+            value = raw_value.decode("latin-1")
+            headers.append((key, name, value))
+            previous = lower.get(key)
+            lower[key] = value if previous is None else f"{previous},{value}"
+        target = self._url.decode("latin-1")
+        version = parser.get_http_version()
+        method = parser.get_method().decode("latin-1")
+        error: ProxyError | None = None
+        authority, path, query = "", target, ""
+        try:
+            authority, path, query = split_target(target)
+        except DownstreamError as exc:
+            error = exc
+        authority = authority or lower.get("host", "")
+        content_length: int | None = None
+        length_text = lower.get("content-length")
+        if length_text is not None:
+            content_length = int(length_text)  # httptools rejected non-digits and duplicates
+        chunked = "transfer-encoding" in lower
+        if error is None:
+            if version != "1.1":
+                error = VersionRefused("HTTP/1.0 is not accepted")
+            elif not authority:
+                error = DownstreamError("missing host header", details="missing_host_header")
+            elif "\x00" in target:
+                error = DownstreamError("NUL in request target")
+            elif self.limits.max_body_bytes and (content_length or 0) > self.limits.max_body_bytes:
+                error = BodyTooLarge("content-length above the limit")
+        upgrade = lower.get("upgrade", "") if parser.should_upgrade() else ""
+        head = RequestHead(
+            method=method,
+            target=target,
+            path=path,
+            query=query,
+            version=version,
+            headers=headers,
+            lower=lower,
+            authority=authority,
+            keep_alive=parser.should_keep_alive(),
+            content_length=content_length,
+            chunked=chunked,
+            upgrade=upgrade,
+            expect_continue=lower.get("expect", "").lower() == "100-continue",
+        )
+        exchange = Exchange(self, head, error)
+        if error is not None:
+            # Answered in order, then the connection closes; nothing of it goes upstream.
+            self.ctx.stats.downstream_protocol_errors += 1
+            self._stop_parsing()
+            self._enqueue(exchange)
+            raise _Stop
+        self.receiving = exchange
+        self._enqueue(exchange)
+
+    def on_body(self, body: bytes) -> None:
+        receiving = self.receiving
+        if receiving is None:
+            return
+        limit = self.limits.max_body_bytes
+        if limit and receiving.bytes_received + len(body) > limit:
+            raise BodyTooLarge("request body above the limit")
+        receiving.request_body(body)
+
+    def on_message_complete(self) -> None:
+        receiving = self.receiving
+        self.receiving = None
+        if receiving is not None:
+            receiving.request_end()
+
+    # --- exchanges -------------------------------------------------------------------------
+
+    def _enqueue(self, exchange: Exchange) -> None:
+        if self.current is None and not self.queue:
+            self.current = exchange
+            self._advancing = True
+            try:
+                exchange.start()
+            finally:
+                self._advancing = False
+            self._advance()
+        else:
+            self.queue.append(exchange)
+            self.pause_reading(self.PAUSE_PIPELINE)
+
+    def exchange_finished(self, exchange: Exchange) -> None:
+        if exchange is not self.current:
+            return  # aborted while queued
+        self.current = None
+        if exchange.close_after or self.closing or self.closed:
+            self.close()
+            return
+        self._idle_since = self.loop.time()
+        self._advance()
+
+    def _advance(self) -> None:
+        if self._advancing:
+            return  # the loop below (further up the stack) starts the next one
+        self._advancing = True
+        try:
+            while self.current is None and self.queue and not self.closed:
+                self.current = self.queue.popleft()
+                self.current.start()
+        finally:
+            self._advancing = False
+        if not self.queue:
+            self.resume_reading(self.PAUSE_PIPELINE)
+
+    def take_tunnel_buffer(self) -> bytes:
+        data, self._tunnel_buffer = self._tunnel_buffer, b""
+        return data
+
+    # --- errors ----------------------------------------------------------------------------
+
+    def _protocol_error(self, err: ProxyError) -> None:
+        if isinstance(err, _Stop):
+            return
+        self.ctx.stats.downstream_protocol_errors += 1
+        self._stop_parsing()
+        receiving = self.receiving
+        self.receiving = None
+        if receiving is not None:
+            receiving.fail_request(err)
+            return
+        try:
+            method = self.parser.get_method().decode("latin-1") if self._url else "-"
+        except httptools.HttpParserError:
+            method = "-"
+        head = RequestHead(
+            method=method,
+            target=self._url.decode("latin-1") or "-",
+            path="",
+            query="",
+            version="1.1",
+            headers=[],
+            lower={},
+            authority="",
+            keep_alive=False,
+        )
+        self._enqueue(Exchange(self, head, err))
+
+    def _stop_parsing(self) -> None:
+        self.parse_dead = True
+        self.in_head = False
+        self.pause_reading(self.PAUSE_DEAD)
+
+    def _upgrade(self, rest: bytes) -> None:
+        """The request asked for an Upgrade: stop parsing HTTP; bytes wait for the tunnel."""
+        self.parse_dead = True
+        self._tunnel_buffer = rest
+        self.pause_reading(self.PAUSE_TUNNEL)
+
+    # --- I/O helpers -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        out = self.out
+        if out:
+            if not self.closed:
+                if len(out) == 1:
+                    self.transport.write(out[0])
+                else:
+                    self.transport.writelines(out)
+            out.clear()
+
+    def write_now(self, data: bytes) -> None:
+        self.flush()
+        if not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        """Flush what is pending and close (the client sees a clean EOF after the last byte)."""
+        self.flush()
+        if not self.closed:
+            self.closing = True
+            self.transport.close()
+
+    def pause_reading(self, reason: int) -> None:
+        if not self._read_paused and not self.closed:
+            self.transport.pause_reading()
+        self._read_paused |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        if self._read_paused & reason:
+            self._read_paused &= ~reason
+            if not self._read_paused and not self.closed:
+                self.transport.resume_reading()
+
+    # --- timeouts --------------------------------------------------------------------------
+
+    def _arm_watchdog(self, delay: float) -> None:
+        self._watchdog = self.loop.call_later(max(delay, 0.01), self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        self._watchdog = None
+        if self.closed or self.tunnel is not None:
+            return
+        limits = self.limits
+        now = self.loop.time()
+        if self.current is not None or self.queue or self.receiving is not None:
+            self._arm_watchdog(min(limits.idle_timeout, limits.header_read_timeout))
+            return
+        if self.in_head:
+            remaining = self._head_since + limits.header_read_timeout - now
+            if remaining <= 0:
+                self._stop_parsing()
+                self.out.append(
+                    local_reply.for_error(HeaderTimeout(), close=True, server=self.ctx.server_header)
+                )
+                self.close()
+                return
+        else:
+            remaining = self._idle_since + limits.idle_timeout - now
+            if remaining <= 0:
+                self.close()
+                return
+        self._arm_watchdog(remaining)
+
+
+class _Stop(DownstreamError):
+    """Raised from a callback to stop parsing after the exchange already carries the error."""
