@@ -39,17 +39,27 @@ def virtual_service(index: int, routes: int) -> str:
             match = f"[{{uri: {{exact: /static/{r}/index.html}}}}]"
         else:
             match = f"[{{uri: {{regex: '/items/[0-9]+/{r}'}}, headers: {{x-tenant: {{exact: t{r}}}}}}}]"
-        rules.append(f"    - name: r{r}\n      match: {match}\n"
-                     f"      route: [{{destination: {{host: svc-{index % 50}, port: {{number: 80}}}}}}]")
-    rules.append(f"    - name: default\n      route: [{{destination: {{host: svc-{index % 50}, port: {{number: 80}}}}}}]")
-    return (f"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-            f"metadata: {{name: vs-{index}, namespace: apps}}\nspec:\n  hosts: [host-{index}.example.com]\n"
-            f"  gateways: [istio-system/public]\n  http:\n" + "\n".join(rules) + "\n")
+        rules.append(
+            f"    - name: r{r}\n      match: {match}\n"
+            f"      route: [{{destination: {{host: svc-{index % 50}, port: {{number: 80}}}}}}]"
+        )
+    rules.append(
+        "    - name: default\n"
+        f"      route: [{{destination: {{host: svc-{index % 50}, port: {{number: 80}}}}}}]"
+    )
+    return (
+        f"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+        f"metadata: {{name: vs-{index}, namespace: apps}}\nspec:\n  hosts: [host-{index}.example.com]\n"
+        f"  gateways: [istio-system/public]\n  http:\n" + "\n".join(rules) + "\n"
+    )
 
 
 def services() -> list[str]:
-    return [f"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: apps}}\n"
-            f"spec: {{ports: [{{name: http, port: 80}}]}}\n" for i in range(50)]
+    return [
+        f"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: apps}}\n"
+        f"spec: {{ports: [{{name: http, port: 80}}]}}\n"
+        for i in range(50)
+    ]
 
 
 def main() -> None:
@@ -58,7 +68,9 @@ def main() -> None:
     parser.add_argument("--routes-per-host", type=int, default=5)
     parser.add_argument("--requests", type=int, default=100_000)
     args = parser.parse_args()
-    text = "---\n".join([GATEWAY, *services(), *(virtual_service(i, args.routes_per_host) for i in range(args.hosts))])
+    text = "---\n".join(
+        [GATEWAY, *services(), *(virtual_service(i, args.routes_per_host) for i in range(args.hosts))]
+    )
 
     t0 = time.perf_counter()
     load = load_text(text, "bench.yaml")
@@ -67,8 +79,12 @@ def main() -> None:
     t2 = time.perf_counter()
     table = compile_config(result.config)
     t3 = time.perf_counter()
-    routes = sum(len(v.routes) for listener in result.config.listeners for chain in listener.chains
-                 for v in getattr(chain.handler, "virtual_hosts", ()))
+    routes = sum(
+        len(v.routes)
+        for listener in result.config.listeners
+        for chain in listener.chains
+        for v in getattr(chain.handler, "virtual_hosts", ())
+    )
     print(f"input: {args.hosts} hosts, {routes} routes, {len(text) / 1e6:.1f} MB of YAML")
     print(f"load (parse+validate): {t1 - t0:.3f} s")
     print(f"translate:             {t2 - t1:.3f} s")
@@ -78,8 +94,12 @@ def main() -> None:
     rng = random.Random(7)
     paths = ["/api/v0/users", "/static/1/index.html", "/items/42/2", "/", "/api/v3/x", "/nothing"]
     requests = [
-        RequestView(port=80, authority=f"host-{rng.randrange(args.hosts)}.example.com", path=rng.choice(paths),
-                    headers={"x-tenant": "t2", "user-agent": "bench"})
+        RequestView(
+            port=80,
+            authority=f"host-{rng.randrange(args.hosts)}.example.com",
+            path=rng.choice(paths),
+            headers={"x-tenant": "t2", "user-agent": "bench"},
+        )
         for _ in range(1000)
     ]
     pick = random.Random(1).random
@@ -90,8 +110,10 @@ def main() -> None:
         for request in requests:
             decide(table, request, pick)
         samples.append((time.perf_counter() - start) / batch * 1e6)
-    print(f"decide: median {statistics.median(samples):.2f} us, mean {statistics.fmean(samples):.2f} us,"
-          f" max batch mean {max(samples):.2f} us over {len(samples) * batch} requests   (target < 20 us)")
+    print(
+        f"decide: median {statistics.median(samples):.2f} us, mean {statistics.fmean(samples):.2f} us,"
+        f" max batch mean {max(samples):.2f} us over {len(samples) * batch} requests   (target < 20 us)"
+    )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ def outcome(decision: RouteDecision | LocalReply) -> dict[str, Any]:
 
 
 def simulate(
-    yaml_text: str, requests: Sequence[Mapping[str, Any]], options: TranslateOptions | None = None,
+    yaml_text: str,
+    requests: Sequence[Mapping[str, Any]],
+    options: TranslateOptions | None = None,
     seed: int = 1,
 ) -> list[dict[str, Any]]:
     table, _ = build_table(yaml_text, options)

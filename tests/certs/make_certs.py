@@ -26,13 +26,22 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 def _write_key(name: str, key: ec.EllipticCurvePrivateKey) -> None:
     (HERE / name).write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
 
 
-def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | None,
-          issuer_key: ec.EllipticCurvePrivateKey, sans: list[str], days: int, ca: bool,
-          start: datetime.datetime = START) -> x509.Certificate:
+def _cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Name | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    sans: list[str],
+    days: int,
+    ca: bool,
+    start: datetime.datetime = START,
+) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (
         x509.CertificateBuilder()
@@ -45,14 +54,18 @@ def _cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name | Non
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
 def main() -> None:
     ca_key, leaf_key, other_key = _key(), _key(), _key()
     ca = _cert("meshgate test CA", ca_key, None, ca_key, [], 365 * 20, True)
-    leaf = _cert("example.com", leaf_key, ca.subject, ca_key, ["example.com", "*.example.com"], 365 * 20, False)
+    leaf = _cert(
+        "example.com", leaf_key, ca.subject, ca_key, ["example.com", "*.example.com"], 365 * 20, False
+    )
     expired = _cert("old.example.com", leaf_key, ca.subject, ca_key, ["old.example.com"], 30, False)
     (HERE / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (HERE / "example.crt").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))

@@ -21,7 +21,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_every_command_module_is_registered() -> None:
     package = Path(__file__).parents[2] / "src" / "meshgate" / "cli"
     modules = {f"meshgate.cli.{p.stem}" for p in package.glob("*.py")} - {
-        "meshgate.cli.__init__", "meshgate.cli.main", "meshgate.cli.common",
+        "meshgate.cli.__init__",
+        "meshgate.cli.main",
+        "meshgate.cli.common",
     }
     assert modules == set(COMMANDS)
     assert list(COMMANDS) == sorted(COMMANDS)
@@ -56,8 +58,9 @@ def test_routes_json_is_machine_readable_and_redacts_keys(capsys: pytest.Capture
 
 
 def test_explain_a_match(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "explain", "-f", EXAMPLES, "http://rest.xiaohoucode.com/api/users",
-                       "-H", "x-canary: true")
+    code, out, _ = run(
+        capsys, "explain", "-f", EXAMPLES, "http://rest.xiaohoucode.com/api/users", "-H", "x-canary: true"
+    )
     assert code == 0
     assert "canary-by-header matched" in out
     assert "outbound|80||rest-v2.peiyou-xiaohoucode.svc.cluster.local" in out

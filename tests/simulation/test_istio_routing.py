@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sim import expect, simulate
 
 from meshgate.translate import TranslateOptions
+
+from sim import expect, simulate
 
 SERVICES = """
 ---
@@ -70,10 +71,12 @@ def test_first_match_wins_in_rule_order() -> None:
       match: [{uri: {prefix: /api}}]
       route: [{destination: {host: web}}]
 """
-    a, b, c = run(vs("r", "[shop.example.com]", http),
-                  {"host": "shop.example.com", "path": "/api/v2/x"},
-                  {"host": "shop.example.com", "path": "/api/v1"},
-                  {"host": "shop.example.com", "path": "/other"})
+    a, b, c = run(
+        vs("r", "[shop.example.com]", http),
+        {"host": "shop.example.com", "path": "/api/v2/x"},
+        {"host": "shop.example.com", "path": "/api/v1"},
+        {"host": "shop.example.com", "path": "/other"},
+    )
     expect(a, route="specific", cluster=API)
     expect(b, route="broad", cluster=WEB)
     expect(c, status=404, flags="NR", details="route_not_found")
@@ -83,8 +86,10 @@ def test_prefix_is_a_raw_string_prefix_not_a_segment() -> None:
     http = """    - match: [{uri: {prefix: /api}}]
       route: [{destination: {host: web}}]
 """
-    results = run(vs("r", "[s.example.com]", http),
-                  *({"host": "s.example.com", "path": p} for p in ("/api", "/api/x", "/apix", "/ap")))
+    results = run(
+        vs("r", "[s.example.com]", http),
+        *({"host": "s.example.com", "path": p} for p in ("/api", "/api/x", "/apix", "/ap")),
+    )
     assert [r["status"] for r in results] == [200, 200, 200, 404]
 
 
@@ -149,10 +154,12 @@ def test_or_across_match_blocks_and_across_rules() -> None:
       match: [{uri: {exact: /a}}, {headers: {x-b: {exact: "1"}}}]
       route: [{destination: {host: web}}]
 """
-    a, b, c = run(vs("r", "[s.example.com]", http),
-                  {"host": "s.example.com", "path": "/a"},
-                  {"host": "s.example.com", "path": "/zzz", "headers": {"x-b": "1"}},
-                  {"host": "s.example.com", "path": "/zzz"})
+    a, b, c = run(
+        vs("r", "[s.example.com]", http),
+        {"host": "s.example.com", "path": "/a"},
+        {"host": "s.example.com", "path": "/zzz", "headers": {"x-b": "1"}},
+        {"host": "s.example.com", "path": "/zzz"},
+    )
     expect(a, route="either")
     expect(b, route="either")
     expect(c, status=404)
@@ -165,16 +172,29 @@ def test_virtual_host_selection_order() -> None:
         + vs("deeper", "['*.b.example.com']", "    - {name: deeper, route: [{destination: {host: web}}]}\n")
         + vs("any", "['*']", "    - {name: star, route: [{destination: {host: web}}]}\n")
     )
-    results = run(config, *({"host": h} for h in (
-        "a.example.com", "A.EXAMPLE.COM:8080", "x.example.com", "x.b.example.com", "b.example.com",
-        "example.com", "other.org",
-    )))
+    results = run(
+        config,
+        *(
+            {"host": h}
+            for h in (
+                "a.example.com",
+                "A.EXAMPLE.COM:8080",
+                "x.example.com",
+                "x.b.example.com",
+                "b.example.com",
+                "example.com",
+                "other.org",
+            )
+        ),
+    )
     assert [r["route"] for r in results] == ["exact", "exact", "wild", "deeper", "wild", "star", "star"]
 
 
 def test_no_vhost_for_host_is_404_nr() -> None:
-    (result,) = run(vs("only", "[a.example.com]", "    - route: [{destination: {host: web}}]\n"),
-                    {"host": "b.example.com"})
+    (result,) = run(
+        vs("only", "[a.example.com]", "    - route: [{destination: {host: web}}]\n"),
+        {"host": "b.example.com"},
+    )
     expect(result, status=404, flags="NR", details="route_not_found")
 
 
@@ -184,18 +204,26 @@ def test_gateway_without_virtual_services_answers_404_everywhere() -> None:
 
 
 def test_merged_virtual_services_keep_creation_order_and_move_catch_alls_last() -> None:
-    first = vs("first", "[shop.example.com]",
-               "    - {name: first-catch-all, route: [{destination: {host: web}}]}\n",
-               extra=", creationTimestamp: '2024-01-01T00:00:00Z'")
-    second = vs("second", "[shop.example.com, '*.example.com']",
-                "    - {name: second-api, match: [{uri: {prefix: /api}}],"
-                " route: [{destination: {host: api, port: {number: 8080}}}]}\n"
-                "    - {name: second-catch-all, route: [{destination: {host: api, port: {number: 8080}}}]}\n",
-                extra=", creationTimestamp: '2024-02-01T00:00:00Z'")
-    a, b, c = run(second + first,  # file order must not matter: creation time does
-                  {"host": "shop.example.com", "path": "/api/x"},
-                  {"host": "shop.example.com", "path": "/other"},
-                  {"host": "else.example.com", "path": "/other"})
+    first = vs(
+        "first",
+        "[shop.example.com]",
+        "    - {name: first-catch-all, route: [{destination: {host: web}}]}\n",
+        extra=", creationTimestamp: '2024-01-01T00:00:00Z'",
+    )
+    second = vs(
+        "second",
+        "[shop.example.com, '*.example.com']",
+        "    - {name: second-api, match: [{uri: {prefix: /api}}],"
+        " route: [{destination: {host: api, port: {number: 8080}}}]}\n"
+        "    - {name: second-catch-all, route: [{destination: {host: api, port: {number: 8080}}}]}\n",
+        extra=", creationTimestamp: '2024-02-01T00:00:00Z'",
+    )
+    a, b, c = run(
+        second + first,  # file order must not matter: creation time does
+        {"host": "shop.example.com", "path": "/api/x"},
+        {"host": "shop.example.com", "path": "/other"},
+        {"host": "else.example.com", "path": "/other"},
+    )
     expect(a, route="second-api")  # not hidden by first's catch-all: catch-alls move to the end
     expect(b, route="first-catch-all")  # the first VS's catch-all wins among catch-alls
     expect(c, route="second-catch-all")
@@ -204,11 +232,18 @@ def test_merged_virtual_services_keep_creation_order_and_move_catch_alls_last() 
 def test_a_wildcard_virtual_service_does_not_merge_into_an_exact_host() -> None:
     # Istio keys vhosts by domain: shop.example.com and *.example.com are two vhosts, and the exact
     # one wins for shop.example.com even though the wildcard VS has a more specific route.
-    exact = vs("exact", "[shop.example.com]", "    - {name: exact-all, route: [{destination: {host: web}}]}\n")
-    wild = vs("wild", "['*.example.com']",
-              "    - {name: wild-api, match: [{uri: {prefix: /api}}],"
-              " route: [{destination: {host: api, port: {number: 8080}}}]}\n")
-    a, b = run(exact + wild, {"host": "shop.example.com", "path": "/api"}, {"host": "x.example.com", "path": "/api"})
+    exact = vs(
+        "exact", "[shop.example.com]", "    - {name: exact-all, route: [{destination: {host: web}}]}\n"
+    )
+    wild = vs(
+        "wild",
+        "['*.example.com']",
+        "    - {name: wild-api, match: [{uri: {prefix: /api}}],"
+        " route: [{destination: {host: api, port: {number: 8080}}}]}\n",
+    )
+    a, b = run(
+        exact + wild, {"host": "shop.example.com", "path": "/api"}, {"host": "x.example.com", "path": "/api"}
+    )
     expect(a, route="exact-all")
     expect(b, route="wild-api")
 
@@ -227,10 +262,15 @@ def test_rules_after_a_catch_all_are_not_translated() -> None:
 def test_short_names_resolve_in_the_virtual_service_namespace() -> None:
     team = vs("team", "[t.example.com]", "    - route: [{destination: {host: web}}]\n", namespace="team-a")
     shop = vs("shop", "[s.example.com]", "    - route: [{destination: {host: web}}]\n")
-    qualified = vs("q", "[q.example.com]",
-                   "    - route: [{destination: {host: web.team-a.svc.cluster.local}}]\n")
-    a, b, c = run(team + shop + qualified, {"host": "t.example.com"}, {"host": "s.example.com"},
-                  {"host": "q.example.com"})
+    qualified = vs(
+        "q", "[q.example.com]", "    - route: [{destination: {host: web.team-a.svc.cluster.local}}]\n"
+    )
+    a, b, c = run(
+        team + shop + qualified,
+        {"host": "t.example.com"},
+        {"host": "s.example.com"},
+        {"host": "q.example.com"},
+    )
     expect(a, cluster="outbound|80||web.team-a.svc.cluster.local")
     expect(b, cluster=WEB)
     expect(c, cluster="outbound|80||web.team-a.svc.cluster.local")
@@ -247,10 +287,12 @@ def test_destination_port_rules() -> None:
       match: [{uri: {prefix: /wrong}}]
       route: [{destination: {host: web, port: {number: 81}}}]
 """
-    a, b, c = run(vs("r", "[s.example.com]", http),
-                  {"host": "s.example.com", "path": "/multi"},
-                  {"host": "s.example.com", "path": "/ghost"},
-                  {"host": "s.example.com", "path": "/wrong"})
+    a, b, c = run(
+        vs("r", "[s.example.com]", http),
+        {"host": "s.example.com", "path": "/multi"},
+        {"host": "s.example.com", "path": "/ghost"},
+        {"host": "s.example.com", "path": "/wrong"},
+    )
     # Several ports and none chosen: Istio uses the gateway server's port (80), which exists here.
     expect(a, status=200, cluster="outbound|80||multi.shop.svc.cluster.local")
     expect(b, status=503, flags="NC", details="cluster_not_found")
@@ -282,11 +324,28 @@ spec:
   http: [{{name: {name}, route: [{{destination: {{host: web}}}}]}}]
 """
 
-    config = (NS_GATEWAY + bound("a-any", "team-a", "anything.test") + bound("b-any", "shop", "b-only.test")
-              + bound("b-shared", "shop", "*.example.com") + bound("ops-wrong-ns", "shop", "ops.example.com")
-              + bound("ops-right-ns", "istio-system", "ops.example.com") + SERVICES)
-    results = simulate(config, [{"host": h} for h in (
-        "anything.test", "b-only.test", "shared.example.com", "x.example.com", "ops.example.com")])
+    config = (
+        NS_GATEWAY
+        + bound("a-any", "team-a", "anything.test")
+        + bound("b-any", "shop", "b-only.test")
+        + bound("b-shared", "shop", "*.example.com")
+        + bound("ops-wrong-ns", "shop", "ops.example.com")
+        + bound("ops-right-ns", "istio-system", "ops.example.com")
+        + SERVICES
+    )
+    results = simulate(
+        config,
+        [
+            {"host": h}
+            for h in (
+                "anything.test",
+                "b-only.test",
+                "shared.example.com",
+                "x.example.com",
+                "ops.example.com",
+            )
+        ],
+    )
     assert [r["route"] for r in results] == ["a-any", None, "b-shared", None, "ops-right-ns"]
 
 
@@ -303,13 +362,16 @@ spec:
   http: [{{name: {name}, route: [{{destination: {{host: web.shop.svc.cluster.local}}}}]}}]
 """
 
-    config = (GATEWAY + bound("qualified", "shop", "[istio-system/public]")
-              + bound("short-same-ns", "istio-system", "[public]")
-              + bound("dot", "istio-system", "[./public]")
-              + bound("short-other-ns", "shop", "[public]")
-              + bound("legacy", "shop", "[public.istio-system.svc.cluster.local]")
-              + bound("mesh", "shop", "[mesh]")
-              + SERVICES)
+    config = (
+        GATEWAY
+        + bound("qualified", "shop", "[istio-system/public]")
+        + bound("short-same-ns", "istio-system", "[public]")
+        + bound("dot", "istio-system", "[./public]")
+        + bound("short-other-ns", "shop", "[public]")
+        + bound("legacy", "shop", "[public.istio-system.svc.cluster.local]")
+        + bound("mesh", "shop", "[mesh]")
+        + SERVICES
+    )
     names = ["qualified", "short-same-ns", "dot", "short-other-ns", "legacy", "mesh"]
     results = simulate(config, [{"host": f"{n}.example.com"} for n in names])
     assert [r["route"] for r in results] == ["qualified", "short-same-ns", "dot", None, "legacy", None]
@@ -346,8 +408,13 @@ def test_redirect_direct_response_and_https_redirect() -> None:
       directResponse: {status: 418, body: {string: "short"}}
 """
     config = vs("r", "[shop.example.com]", http) + SERVICES
-    a, b = simulate(GATEWAY + config, [{"host": "shop.example.com:8080", "path": "/old/x?q=1"},
-                                       {"host": "shop.example.com", "path": "/teapot"}])
+    a, b = simulate(
+        GATEWAY + config,
+        [
+            {"host": "shop.example.com:8080", "path": "/old/x?q=1"},
+            {"host": "shop.example.com", "path": "/teapot"},
+        ],
+    )
     expect(a, status=308, location="http://new.example.com/new?q=1")
     expect(b, status=418, body=b"short")
     (c,) = simulate(https_gateway + config, [{"host": "shop.example.com:8080", "path": "/a?b=1"}])

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from _golden import check_golden
 
 from meshgate.ir.dump import to_plain
 from meshgate.sources import load_paths
 from meshgate.translate import IngressMode, TranslateOptions, translate
+
+from _golden import check_golden
 
 TESTDATA = Path(__file__).parent / "testdata"
 CASES = sorted(TESTDATA.glob("*.in.yaml"))

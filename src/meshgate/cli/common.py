@@ -14,15 +14,33 @@ from meshgate.translate import IngressMode, TranslateOptions, Translation, trans
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--filename", dest="paths", action="append", required=True, metavar="PATH",
-                        help="YAML/JSON file or directory (recursive); repeatable; '-' reads stdin")
-    parser.add_argument("--workload-labels", default="app=istio-ingressgateway,istio=ingressgateway",
-                        metavar="K=V,...", help="labels of this gateway workload, matched by Gateway selectors")
-    parser.add_argument("--namespace", default="istio-system",
-                        help="namespace of the gateway workload (where credentialName Secrets are read)")
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="paths",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="YAML/JSON file or directory (recursive); repeatable; '-' reads stdin",
+    )
+    parser.add_argument(
+        "--workload-labels",
+        default="app=istio-ingressgateway,istio=ingressgateway",
+        metavar="K=V,...",
+        help="labels of this gateway workload, matched by Gateway selectors",
+    )
+    parser.add_argument(
+        "--namespace",
+        default="istio-system",
+        help="namespace of the gateway workload (where credentialName Secrets are read)",
+    )
     parser.add_argument("--domain-suffix", default="cluster.local", help="cluster domain for short names")
-    parser.add_argument("--ingress-mode", choices=[m.value for m in IngressMode], default="DEFAULT",
-                        help="which Kubernetes Ingress objects to serve (Istio's ingressControllerMode)")
+    parser.add_argument(
+        "--ingress-mode",
+        choices=[m.value for m in IngressMode],
+        default="DEFAULT",
+        help="which Kubernetes Ingress objects to serve (Istio's ingressControllerMode)",
+    )
     parser.add_argument("--ingress-class", default="istio", help="ingress class this gateway handles")
 
 

@@ -20,7 +20,7 @@ import base64
 import hashlib
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import httptools
@@ -47,8 +47,7 @@ class BackendProtocol(asyncio.Protocol):
     # --- asyncio ---------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
 
     def data_received(self, data: bytes) -> None:
         if self.ws:
@@ -290,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(main())
     except OSError as exc:
-        print(f"meshgate demo-backend: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr)
+        reason = exc.strerror or exc
+        print(f"meshgate demo-backend: cannot listen on {args.listen}: {reason}", file=sys.stderr)
         return 1
     return 0

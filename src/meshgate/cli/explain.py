@@ -16,18 +16,31 @@ from urllib.parse import urlsplit
 from meshgate import ir
 from meshgate.cli.common import add_config_arguments, load_and_translate, print_diagnostics
 from meshgate.diag import Level
-from meshgate.routing import RequestView, RouteDecision, compile_config, explain, upstream_authority, upstream_target
+from meshgate.routing import (
+    RequestView,
+    RouteDecision,
+    compile_config,
+    explain,
+    upstream_authority,
+    upstream_target,
+)
 from meshgate.tlsinfo import certificate_summary
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("explain", help="explain how a request would be routed, or why it would not")
+    parser = subparsers.add_parser(
+        "explain", help="explain how a request would be routed, or why it would not"
+    )
     add_config_arguments(parser)
-    parser.add_argument("url", help="e.g. http://cafe.example.com/tea or https://shop.example.com:443/api?x=1")
+    parser.add_argument(
+        "url", help="e.g. http://cafe.example.com/tea or https://shop.example.com:443/api?x=1"
+    )
     parser.add_argument("-X", "--request", dest="method", default="GET", help="HTTP method")
-    parser.add_argument("-H", "--header", dest="headers", action="append", default=[], metavar="'Name: value'")
+    parser.add_argument(
+        "-H", "--header", dest="headers", action="append", default=[], metavar="'Name: value'"
+    )
     parser.add_argument("--sni", help="TLS server name (default: the URL host for https URLs)")
     parser.add_argument("--port", type=int, help="gateway server port (default: from the URL)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -49,8 +62,15 @@ def build_request(args: argparse.Namespace, config: ir.Config) -> RequestView | 
     port = args.port or _server_port(parts.port or DEFAULT_PORTS[parts.scheme], config)
     sni = args.sni if args.sni is not None else (parts.hostname if parts.scheme == "https" else None)
     return RequestView(
-        port=port, authority=authority, path=parts.path or "/", query=parts.query, method=args.method.upper(),
-        scheme=parts.scheme, headers=headers, sni=sni, client_address="127.0.0.1",
+        port=port,
+        authority=authority,
+        path=parts.path or "/",
+        query=parts.query,
+        method=args.method.upper(),
+        scheme=parts.scheme,
+        headers=headers,
+        sni=sni,
+        client_address="127.0.0.1",
     )
 
 
@@ -96,7 +116,8 @@ def _upstream_details(decision: object, request: RequestView, config: ir.Config)
         "path": upstream_target(decision.route, request),
         "authority": upstream_authority(decision.route, decision.destination, request),
         "endpoints": [
-            {"address": f"{e.address}:{e.port}", "ready": e.ready, "labels": dict(e.labels)} for e in cluster.endpoints
+            {"address": f"{e.address}:{e.port}", "ready": e.ready, "labels": dict(e.labels)}
+            for e in cluster.endpoints
         ],
     }
     if decision.chain.tls is not None:
@@ -111,8 +132,10 @@ def _render_extra(extra: dict[str, Any]) -> list[str]:
         return []
     lines = []
     if extra["endpoints"]:
-        lines.append("endpoints: " + ", ".join(
-            e["address"] + ("" if e["ready"] else " (not ready)") for e in extra["endpoints"]))
+        lines.append(
+            "endpoints: "
+            + ", ".join(e["address"] + ("" if e["ready"] else " (not ready)") for e in extra["endpoints"])
+        )
     for cert in extra.get("certificates", []):
         lines.append(f"certificate: {cert}")
     if "warning" in extra:

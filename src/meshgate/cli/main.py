@@ -12,15 +12,17 @@ from meshgate import __version__
 
 # Explicit, alphabetised: a module missing here is a bug a test catches, not an import side effect.
 COMMANDS: tuple[str, ...] = (
+    "meshgate.cli.demo_backend",
     "meshgate.cli.explain",
     "meshgate.cli.routes",
+    "meshgate.cli.serve",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meshgate",
-        description="An ingress gateway that serves Istio Gateway/VirtualService and Kubernetes Ingress YAML.",
+        description="An ingress gateway serving Istio Gateway/VirtualService and Kubernetes Ingress YAML.",
     )
     parser.add_argument("--version", action="version", version=f"meshgate {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

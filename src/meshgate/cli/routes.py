@@ -57,8 +57,11 @@ def render(config: ir.Config) -> str:
                         tls = " [httpsRedirect]" if vhost.require_tls else ""
                         lines.append(f"    vhost {', '.join(vhost.domains)}{tls}")
                         if not vhost.routes:
-                            lines.append("      (no routes: 404 NR)" if not vhost.require_tls else
-                                         "      (no routes: 301 to https)")
+                            lines.append(
+                                "      (no routes: 404 NR)"
+                                if not vhost.require_tls
+                                else "      (no routes: 301 to https)"
+                            )
                         for index, route in enumerate(vhost.routes, start=1):
                             lines.append(f"      {index}. {describe.route_line(route)}")
                             lines.extend(_missing(route, clusters))

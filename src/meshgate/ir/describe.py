@@ -43,7 +43,9 @@ def path_match(match: PathMatch) -> str:
 
 def header_match(match: HeaderMatch) -> str:
     if match.invert:
-        return f"without header {match.name}" + ("" if match.match.kind is MatchKind.PRESENT else f" {string_match(match.match)}")
+        return f"without header {match.name}" + (
+            "" if match.match.kind is MatchKind.PRESENT else f" {string_match(match.match)}"
+        )
     return f"header {match.name} {string_match(match.match)}"
 
 
@@ -69,9 +71,10 @@ def route_match(match: RouteMatch) -> str:
 def action(value: RouteAction) -> str:
     match value:
         case Forward(clusters=clusters, rewrite=rewrite):
-            targets = ", ".join(
-                c.cluster if len(clusters) == 1 else f"{c.cluster} ({c.weight})" for c in clusters
-            ) or "(no destination)"
+            targets = (
+                ", ".join(c.cluster if len(clusters) == 1 else f"{c.cluster} ({c.weight})" for c in clusters)
+                or "(no destination)"
+            )
             extra = ""
             if rewrite is not None:
                 bits = []
@@ -84,8 +87,16 @@ def action(value: RouteAction) -> str:
                 extra = f" [rewrite {', '.join(bits)}]"
             return f"forward to {targets}{extra}"
         case Redirect() as r:
-            bits = [f"{k} {v}" for k, v in (("scheme", r.scheme), ("host", r.host), ("path", r.path),
-                                              ("prefix", r.prefix_rewrite)) if v is not None]
+            bits = [
+                f"{k} {v}"
+                for k, v in (
+                    ("scheme", r.scheme),
+                    ("host", r.host),
+                    ("path", r.path),
+                    ("prefix", r.prefix_rewrite),
+                )
+                if v is not None
+            ]
             if r.port is not None:
                 bits.append(f"port {r.port or 'default'}")
             return f"redirect {r.code}" + (f" ({', '.join(bits)})" if bits else "")

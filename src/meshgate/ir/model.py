@@ -17,12 +17,12 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "NO_RETRIES",
     "Cluster",
     "Config",
     "ConnectionPool",
     "CorsPolicy",
-    "DEFAULT_RETRY_POLICY",
-    "NO_RETRIES",
     "DirectResponse",
     "Endpoint",
     "FaultPolicy",

@@ -596,7 +596,7 @@ class Exchange:
         return LogRecord(
             start_time=self.start_time,
             method=head.method,
-            path=head.target,
+            path=(f"{head.path}?{head.query}" if head.query else head.path) or head.target,
             protocol=f"HTTP/{head.version}",
             response_code=self.status,
             response_flags=self.flags,

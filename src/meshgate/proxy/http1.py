@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import cast
 
 import httptools
 
@@ -121,9 +122,8 @@ class HttpProtocol(asyncio.Protocol):
     # --- connection ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=self.limits.high_water, low=self.limits.low_water)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        self.transport.set_write_buffer_limits(high=self.limits.high_water, low=self.limits.low_water)
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = str(peer[0])

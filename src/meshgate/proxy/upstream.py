@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import Protocol
+from typing import Protocol, cast
 
 import httptools
 
@@ -105,10 +105,9 @@ class UpstreamConnection(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         limits = self.pool.pools.limits
-        transport.set_write_buffer_limits(high=limits.high_water, low=limits.low_water)
+        self.transport.set_write_buffer_limits(high=limits.high_water, low=limits.low_water)
         sockname = transport.get_extra_info("sockname")
         if sockname:
             self.local_address = f"{sockname[0]}:{sockname[1]}"

@@ -111,8 +111,15 @@ def _documents(text: str, name: str, problems: list[Diagnostic]) -> Iterable[Raw
             )
         else:
             if parsed.nbsp_lines:
-                problems.append(make("MG0008", origin=Origin(name, parsed.nbsp_lines[0]), file=name,
-                                     count=len(parsed.nbsp_lines), first=parsed.nbsp_lines[0]))
+                problems.append(
+                    make(
+                        "MG0008",
+                        origin=Origin(name, parsed.nbsp_lines[0]),
+                        file=name,
+                        count=len(parsed.nbsp_lines),
+                        first=parsed.nbsp_lines[0],
+                    )
+                )
             yield parsed
 
 
@@ -175,9 +182,22 @@ def build_resource(
                 )
                 data = _without(data, error["loc"])
     else:
-        return None, [*notes, make("IST0106", origin=origin, resource=ref, field="(object)", reason="too many unknown fields")]
+        return None, [
+            *notes,
+            make("IST0106", origin=origin, resource=ref, field="(object)", reason="too many unknown fields"),
+        ]
     if not resource.metadata.name:
-        return None, [*notes, make("IST0106", origin=origin, resource=ref, field_path="metadata.name", field="metadata.name", reason="a name is required")]
+        return None, [
+            *notes,
+            make(
+                "IST0106",
+                origin=origin,
+                resource=ref,
+                field_path="metadata.name",
+                field="metadata.name",
+                reason="a name is required",
+            ),
+        ]
     resource.attach(origin, lines, seq)
     return resource, notes
 

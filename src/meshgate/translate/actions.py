@@ -31,10 +31,22 @@ MAX_DIRECT_BODY = 1024 * 1024
 DEFAULT_RETRY_ON = ir.DEFAULT_RETRY_POLICY.retry_on
 KNOWN_RETRY_ON = frozenset(
     {
-        "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx",
-        "refused-stream", "retriable-status-codes", "retriable-headers", "envoy-ratelimited",
-        "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal",
-        "resource-exhausted", "unavailable",
+        "5xx",
+        "gateway-error",
+        "reset",
+        "reset-before-request",
+        "connect-failure",
+        "retriable-4xx",
+        "refused-stream",
+        "retriable-status-codes",
+        "retriable-headers",
+        "envoy-ratelimited",
+        "http3-post-connect-failure",
+        "cancelled",
+        "deadline-exceeded",
+        "internal",
+        "resource-exhausted",
+        "unavailable",
     }
 )
 AUTHORITY_HEADERS = frozenset({"host", ":authority"})
@@ -107,8 +119,13 @@ def forward(rule: HTTPRoute, resolve: DestinationResolver) -> tuple[ir.Forward, 
         request, response, authority = headers_pair(destination.headers, f"route[{i}].headers")
         clusters.append(
             ir.WeightedCluster(
-                cluster=resolved.cluster, weight=weight, request_headers=request, response_headers=response,
-                authority=authority, service_host=resolved.service_host, port=resolved.port,
+                cluster=resolved.cluster,
+                weight=weight,
+                request_headers=request,
+                response_headers=response,
+                authority=authority,
+                service_host=resolved.service_host,
+                port=resolved.port,
             )
         )
     return ir.Forward(tuple(clusters), rewrite(rule.rewrite)), ""
@@ -127,13 +144,17 @@ def rewrite(value: HTTPRewrite | None) -> ir.Rewrite | None:
             raise RuleError("rewrite.uriRegexRewrite.match", "match is required")
         regex = validate_regex(value.uri_regex_rewrite.match, "rewrite.uriRegexRewrite.match")
         substitution = value.uri_regex_rewrite.rewrite
-    return ir.Rewrite(uri=value.uri, regex=regex, regex_substitution=substitution, authority=value.authority or "")
+    return ir.Rewrite(
+        uri=value.uri, regex=regex, regex_substitution=substitution, authority=value.authority or ""
+    )
 
 
 def redirect(value: HTTPRedirect, server_port: int, server_tls: bool) -> ir.Redirect:
     code = value.redirect_code or 301
     if code not in REDIRECT_CODES:
-        raise RuleError("redirect.redirectCode", f"{code} is not a redirect code Envoy supports (301, 302, 303, 307, 308)")
+        raise RuleError(
+            "redirect.redirectCode", f"{code} is not a redirect code Envoy supports (301, 302, 303, 307, 308)"
+        )
     if value.uri is not None and value.prefix_rewrite is not None:
         raise RuleError("redirect", "uri and prefixRewrite are mutually exclusive")
     if value.scheme is not None and value.scheme not in ("http", "https"):
@@ -146,10 +167,17 @@ def redirect(value: HTTPRedirect, server_port: int, server_tls: bool) -> ir.Redi
     elif value.derive_port is not None:
         raise RuleError("redirect.derivePort", f"unknown derivePort {value.derive_port!r}")
     if all(v is None for v in (value.uri, value.prefix_rewrite, value.authority, value.scheme, port)):
-        raise RuleError("redirect", "one of uri, prefixRewrite, authority, scheme, port or derivePort is required")
+        raise RuleError(
+            "redirect", "one of uri, prefixRewrite, authority, scheme, port or derivePort is required"
+        )
     return ir.Redirect(
-        code=code, scheme=value.scheme, host=value.authority, port=port, path=value.uri,
-        prefix_rewrite=value.prefix_rewrite, server_tls=server_tls,
+        code=code,
+        scheme=value.scheme,
+        host=value.authority,
+        port=port,
+        path=value.uri,
+        prefix_rewrite=value.prefix_rewrite,
+        server_tls=server_tls,
     )
 
 
@@ -254,7 +282,11 @@ def mirrors(rule: HTTPRoute, resolve: DestinationResolver) -> tuple[ir.Mirror, .
             target = resolve(rule.mirror, "mirror")
             out.append(ir.Mirror(target.cluster, percent, target.service_host))
     for i, policy in enumerate(rule.mirrors):
-        percent = _percent(policy.percentage.value, f"mirrors[{i}].percentage.value") if policy.percentage else 100.0
+        percent = (
+            _percent(policy.percentage.value, f"mirrors[{i}].percentage.value")
+            if policy.percentage
+            else 100.0
+        )
         if percent > 0:
             target = resolve(policy.destination, f"mirrors[{i}].destination")
             out.append(ir.Mirror(target.cluster, percent, target.service_host))
@@ -267,7 +299,9 @@ def cors(value: CorsPolicy | None) -> ir.CorsPolicy | None:
     origins = [string_match(o, f"corsPolicy.allowOrigins[{i}]") for i, o in enumerate(value.allow_origins)]
     for origin in value.allow_origin:  # deprecated exact list; "*" = any origin
         origins.append(
-            ir.StringMatch(ir.MatchKind.REGEX, ".*") if origin == "*" else ir.StringMatch(ir.MatchKind.EXACT, origin)
+            ir.StringMatch(ir.MatchKind.REGEX, ".*")
+            if origin == "*"
+            else ir.StringMatch(ir.MatchKind.EXACT, origin)
         )
     if value.max_age is not None and value.max_age != int(value.max_age):
         raise RuleError("corsPolicy.maxAge", "maxAge must be whole seconds")

@@ -145,7 +145,8 @@ def _certificate_from_secret(secret: Secret) -> TlsCertificate | CredentialProbl
                 return problem
             return TlsCertificate(source=where, cert_pem=cert, key_pem=key)
     return CredentialProblem(
-        f"Secret {secret.namespace}/{secret.name} has no certificate keys (found: {', '.join(present) or 'none'})",
+        f"Secret {secret.namespace}/{secret.name} has no certificate keys"
+        f" (found: {', '.join(present) or 'none'})",
         "Use keys tls.crt and tls.key (kubernetes.io/tls) or cert and key.",
     )
 
@@ -214,10 +215,21 @@ def credential_diagnostic(
     origin = resource.origin_of(field_path)
     if problem.missing:
         return make(
-            "IST0101", origin=origin, resource=resource.ref, field_path=field_path,
-            what="Secret", name=name, detail=problem.detail, fix=problem.fix,
+            "IST0101",
+            origin=origin,
+            resource=resource.ref,
+            field_path=field_path,
+            what="Secret",
+            name=name,
+            detail=problem.detail,
+            fix=problem.fix,
         )
     return make(
-        "IST0161", origin=origin, resource=resource.ref, field_path=field_path,
-        name=name, reason=problem.reason, fix=problem.fix,
+        "IST0161",
+        origin=origin,
+        resource=resource.ref,
+        field_path=field_path,
+        name=name,
+        reason=problem.reason,
+        fix=problem.fix,
     )

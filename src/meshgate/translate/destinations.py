@@ -39,12 +39,20 @@ class DestinationResolverImpl:
         service = self._registry.lookup(fqdn, vs.namespace)
         port = destination.port.number if destination.port and destination.port.number else None
         if service is None:
-            self._report("IST0101", f"{path}.host", what="host", name=fqdn,
-                         detail=": no Service or ServiceEntry has this name",
-                         fix="Create the Service, or correct the host (short names are resolved in"
-                             f" the VirtualService's namespace {vs.namespace}).")
-            return ResolvedDestination(cluster_name(port or self._server_port, destination.subset, fqdn), fqdn,
-                                       port or self._server_port)
+            self._report(
+                "IST0101",
+                f"{path}.host",
+                what="host",
+                name=fqdn,
+                detail=": no Service or ServiceEntry has this name",
+                fix="Create the Service, or correct the host (short names are resolved in"
+                f" the VirtualService's namespace {vs.namespace}).",
+            )
+            return ResolvedDestination(
+                cluster_name(port or self._server_port, destination.subset, fqdn),
+                fqdn,
+                port or self._server_port,
+            )
         numbers = [p.number for p in service.ports]
         if port is None:
             if len(numbers) == 1:
@@ -55,16 +63,27 @@ class DestinationResolverImpl:
                 if len(numbers) > 1:
                     self._report("IST0112", f"{path}", host=fqdn, ports=", ".join(map(str, numbers)))
         elif port not in numbers:
-            self._report("IST0101", f"{path}.port.number", what="host:port", name=f"{fqdn}:{port}",
-                         detail=f" (ports: {', '.join(map(str, numbers)) or 'none'})",
-                         fix="Use a port the Service declares.")
+            self._report(
+                "IST0101",
+                f"{path}.port.number",
+                what="host:port",
+                name=f"{fqdn}:{port}",
+                detail=f" (ports: {', '.join(map(str, numbers)) or 'none'})",
+                fix="Use a port the Service declares.",
+            )
         name = cluster_name(port, destination.subset, fqdn)
         if destination.subset and not self._registry.has_cluster(name):
-            self._report("IST0101", f"{path}.subset", what="subset", name=f"{fqdn}/{destination.subset}",
-                         detail=": no DestinationRule for this host defines it",
-                         fix="Define the subset in a DestinationRule for this host.")
+            self._report(
+                "IST0101",
+                f"{path}.subset",
+                what="subset",
+                name=f"{fqdn}/{destination.subset}",
+                detail=": no DestinationRule for this host defines it",
+                fix="Define the subset in a DestinationRule for this host.",
+            )
         return ResolvedDestination(name, fqdn, port)
 
     def _report(self, code: str, path: str, **args: object) -> None:
-        self._diagnostics.append(make(code, origin=self._vs.origin_of(path), resource=self._vs.ref,
-                                      field_path=path, **args))
+        self._diagnostics.append(
+            make(code, origin=self._vs.origin_of(path), resource=self._vs.ref, field_path=path, **args)
+        )

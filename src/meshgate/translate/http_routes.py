@@ -65,8 +65,14 @@ def translate_http(
                 remaining = len(rules) - index - 1
                 if remaining:
                     batch.diagnostics.append(
-                        make("MG0107", origin=vs.origin_of(match_at), resource=vs.ref, field_path=match_at,
-                             count=remaining, route=route_name(rule, match) or match_at)
+                        make(
+                            "MG0107",
+                            origin=vs.origin_of(match_at),
+                            resource=vs.ref,
+                            field_path=match_at,
+                            count=remaining,
+                            route=route_name(rule, match) or match_at,
+                        )
                     )
                 return batch
     return batch
@@ -84,7 +90,14 @@ def _scoped(resolve: DestinationResolver, at: str) -> DestinationResolver:
 def _drop(batch: RouteBatch, vs: VirtualService, at: str, exc: MatchError) -> None:
     path = f"{at}.{exc.field}" if exc.field else at
     batch.diagnostics.append(
-        make("IST0106", origin=vs.origin_of(path), resource=vs.ref, field_path=path, field=path, reason=exc.reason)
+        make(
+            "IST0106",
+            origin=vs.origin_of(path),
+            resource=vs.ref,
+            field_path=path,
+            field=path,
+            reason=exc.reason,
+        )
     )
 
 
@@ -98,17 +111,30 @@ def _rule_template(
     batch: RouteBatch,
 ) -> ir.Route | None:
     """The rule's action and policies as a Route with an empty match; one copy per match entry."""
-    present = [name for name, value in (("route", rule.route), ("redirect", rule.redirect),
-                                        ("directResponse", rule.direct_response), ("delegate", rule.delegate))
-               if value]
+    present = [
+        name
+        for name, value in (
+            ("route", rule.route),
+            ("redirect", rule.redirect),
+            ("directResponse", rule.direct_response),
+            ("delegate", rule.delegate),
+        )
+        if value
+    ]
     if len(present) != 1:
         reason = "exactly one of route, redirect, directResponse or delegate is required"
         raise MatchError("", f"{reason} (found {', '.join(present) or 'none'})")
     if rule.delegate is not None:
         batch.diagnostics.append(
-            make("MG0105", origin=vs.origin_of(f"{at}.delegate"), resource=vs.ref, field_path=f"{at}.delegate",
-                 route=rule.name or at, reason="delegate VirtualServices are not supported yet",
-                 fix="Inline the delegate's routes in this VirtualService.")
+            make(
+                "MG0105",
+                origin=vs.origin_of(f"{at}.delegate"),
+                resource=vs.ref,
+                field_path=f"{at}.delegate",
+                route=rule.name or at,
+                reason="delegate VirtualServices are not supported yet",
+                fix="Inline the delegate's routes in this VirtualService.",
+            )
         )
         return None
     request, response, authority = actions.headers_pair(rule.headers, "headers")
@@ -137,8 +163,9 @@ def _rule_template(
         rewrite = forward.rewrite or ir.Rewrite()
         if rewrite.authority:
             raise MatchError("headers.request", "only one authority rewrite may be configured per route")
-        forward = ir.Forward(forward.clusters, ir.Rewrite(rewrite.uri, rewrite.regex, rewrite.regex_substitution,
-                                                          authority))
+        forward = ir.Forward(
+            forward.clusters, ir.Rewrite(rewrite.uri, rewrite.regex, rewrite.regex_substitution, authority)
+        )
     _check_weights(vs, rule, at, batch)
     return replace(template, action=forward)
 
@@ -153,6 +180,13 @@ def _check_weights(vs: VirtualService, rule: HTTPRoute, at: str, batch: RouteBat
             f"{d.destination.host} {100 * (d.weight or 0) / total:.1f}%" for d in rule.route if d.weight
         )
         batch.diagnostics.append(
-            make("MG0104", origin=vs.origin_of(f"{at}.route"), resource=vs.ref, field_path=f"{at}.route",
-                 route=rule.name or at, total=total, split=split)
+            make(
+                "MG0104",
+                origin=vs.origin_of(f"{at}.route"),
+                resource=vs.ref,
+                field_path=f"{at}.route",
+                route=rule.name or at,
+                total=total,
+                split=split,
+            )
         )

@@ -21,6 +21,11 @@ What is generated:
   `*`; owned by the Ingress with the earliest rule for the host (its namespace, its Gateway); rules
   taken in Ingress creation order, each path one route (7.5, 7.6) to
   `<svc>.<ingress-ns>.svc.<domain_suffix>`, routes stable-sorted per 7.7.
+* Skipped with a diagnostic, as the API server or istiod would: rule hosts that are IPs (MG0207),
+  paths the API server refuses (MG0208), Service backends whose named port cannot be resolved
+  (MG0202; a numeric port needs no Service, as in Istio), resource backends (MG0203). Paths that look
+  like regexes are matched literally (MG0206). A host whose VirtualService belongs to another Ingress
+  gets no routes on this Ingress's HTTPS server, exactly as in Istio (MG0209 says so).
 * Generated objects carry Go's zero `creationTimestamp`, as istiod's do (theirs is null): they sort
   before every timestamped object (Gateway merge order 1.1.4, VirtualService order 3.3), and among
   themselves by the source Ingress's load order (`seq`).
@@ -50,7 +55,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshgate.diag import Diagnostic, Origin, make
+from meshgate.diag import Diagnostic, make
 from meshgate.hostnames import intersect, is_ip
 from meshgate.resources.bundle import ResourceBundle
 from meshgate.resources.core import Service
@@ -451,7 +456,7 @@ class _Converter:
                     },
                 }
             )
-            vs.attach(Origin(origin.file, origin.line), lines, owner.seq)
+            vs.attach(origin, lines, owner.seq)
             out.append(vs)
         return out
 

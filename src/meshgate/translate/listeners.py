@@ -37,9 +37,17 @@ class _Table:
             return (ir.VirtualHost(name=f"blackhole:{self.port}", domains=("*",)),)
         hosts = []
         for domain, routes in self.domains.items():
-            ordered = [r for r in routes if not r.match.is_catch_all] + [r for r in routes if r.match.is_catch_all]
-            hosts.append(ir.VirtualHost(name=f"{domain}:{self.port}", domains=(domain,), routes=tuple(ordered),
-                                        require_tls=domain in self.require_tls))
+            ordered = [r for r in routes if not r.match.is_catch_all] + [
+                r for r in routes if r.match.is_catch_all
+            ]
+            hosts.append(
+                ir.VirtualHost(
+                    name=f"{domain}:{self.port}",
+                    domains=(domain,),
+                    routes=tuple(ordered),
+                    require_tls=domain in self.require_tls,
+                )
+            )
         return tuple(hosts)
 
 
@@ -76,22 +84,39 @@ def build_listeners(
             elif plan.kind == "https":
                 table = _Table(plan.route_table, port)
                 _fill(table, plan, routes_for)
-                chains.append(ir.FilterChain(
-                    name=plan.route_table, server_names=plan.sni_names,
-                    handler=ir.HttpHandler(plan.route_table, table.freeze()), tls=plan.tls, transport="tls",
-                    source=plan.source, disabled=plan.disabled,
-                ))
+                chains.append(
+                    ir.FilterChain(
+                        name=plan.route_table,
+                        server_names=plan.sni_names,
+                        handler=ir.HttpHandler(plan.route_table, table.freeze()),
+                        tls=plan.tls,
+                        transport="tls",
+                        source=plan.source,
+                        disabled=plan.disabled,
+                    )
+                )
             else:
                 chains.extend(l4_chains_for(plan))
         if http_table is not None:
-            chains.insert(http_position, ir.FilterChain(
-                name=http_table.name, server_names=(), handler=ir.HttpHandler(http_table.name, http_table.freeze()),
-                source=members[0].source if members[0].kind == "http" else None,
-            ))
+            chains.insert(
+                http_position,
+                ir.FilterChain(
+                    name=http_table.name,
+                    server_names=(),
+                    handler=ir.HttpHandler(http_table.name, http_table.freeze()),
+                    source=members[0].source if members[0].kind == "http" else None,
+                ),
+            )
         if not chains:
             continue  # a non-HTTP listener with no usable route is not created (sec. 1.9.4)
-        listeners.append(ir.Listener(
-            name=f"{bind}_{port}", port=port, bind=bind, listen_port=members[0].listen_port,
-            protocol=members[0].protocol, chains=tuple(chains),
-        ))
+        listeners.append(
+            ir.Listener(
+                name=f"{bind}_{port}",
+                port=port,
+                bind=bind,
+                listen_port=members[0].listen_port,
+                protocol=members[0].protocol,
+                chains=tuple(chains),
+            )
+        )
     return tuple(listeners)

@@ -67,7 +67,9 @@ def string_match(value: StringMatch, field: str, *, presence_ok: bool = False) -
             return ir.StringMatch(ir.MatchKind.PRESENT)
         raise MatchError(field, "one of exact, prefix or regex is required")
     if len(set_fields) > 1:
-        raise MatchError(field, f"only one of exact, prefix, regex may be set (found {', '.join(set_fields)})")
+        raise MatchError(
+            field, f"only one of exact, prefix, regex may be set (found {', '.join(set_fields)})"
+        )
     kind = set_fields[0]
     text = getattr(value, kind)
     if kind == "exact":
@@ -103,7 +105,9 @@ def route_match(match: HTTPMatchRequest | None, ctx: MatchContext) -> ir.RouteMa
         for name, value in sorted(match.headers.items())
     ]
     headers += [
-        ir.HeaderMatch(name.lower(), string_match(value, f"withoutHeaders.{name}", presence_ok=True), invert=True)
+        ir.HeaderMatch(
+            name.lower(), string_match(value, f"withoutHeaders.{name}", presence_ok=True), invert=True
+        )
         for name, value in sorted(match.without_headers.items())
     ]
     query = tuple(

@@ -44,14 +44,18 @@ class _Run:
 
     def context(self, plan: ServerPlan, vs: VirtualService) -> MatchContext:
         return MatchContext(
-            server_port=plan.port, gateway_key=plan.gateway_key, vs_namespace=vs.namespace,
-            workload_labels=self.options.workload_labels, workload_namespace=self.options.namespace,
+            server_port=plan.port,
+            gateway_key=plan.gateway_key,
+            vs_namespace=vs.namespace,
+            workload_labels=self.options.workload_labels,
+            workload_namespace=self.options.namespace,
             ingress_semantics=(vs.namespace, vs.name) in self.ingress_semantics,
         )
 
     def resolver(self, vs: VirtualService, plan: ServerPlan, rule_path: str = "") -> DestinationResolverImpl:
-        return DestinationResolverImpl(self.registry, vs, plan.port, self.options.domain_suffix,
-                                       self.diagnostics, rule_path)
+        return DestinationResolverImpl(
+            self.registry, vs, plan.port, self.options.domain_suffix, self.diagnostics, rule_path
+        )
 
     def http_routes(self, plan: ServerPlan) -> list[tuple[str, list[ir.Route]]]:
         out: list[tuple[str, list[ir.Route]]] = []
@@ -64,7 +68,9 @@ class _Run:
             key = (vs.namespace, vs.name, plan.port, plan.gateway_key, plan.tls is not None)
             batch = self.batches.get(key)
             if batch is None:
-                batch = translate_http(vs, self.context(plan, vs), self.resolver(vs, plan), plan.tls is not None)
+                batch = translate_http(
+                    vs, self.context(plan, vs), self.resolver(vs, plan), plan.tls is not None
+                )
                 self.batches[key] = batch
                 self.diagnostics.extend(batch.diagnostics)
             if batch.routes:
@@ -85,7 +91,9 @@ class _Run:
                 chains.extend(self._tcp_chain(plan, vs))
         return chains
 
-    def _passthrough_chains(self, plan: ServerPlan, vs: VirtualService, claimed: set[str]) -> list[ir.FilterChain]:
+    def _passthrough_chains(
+        self, plan: ServerPlan, vs: VirtualService, claimed: set[str]
+    ) -> list[ir.FilterChain]:
         chains = []
         for i, rule in enumerate(vs.spec.tls):
             for j, match in enumerate(rule.match):
@@ -103,32 +111,51 @@ class _Run:
                 claimed.update(names)
                 clusters = self._weighted(vs, plan, rule.route, f"spec.tls[{i}]")
                 if clusters:
-                    chains.append(ir.FilterChain(
-                        name=f"passthrough.{plan.port}.{vs.namespace}.{vs.name}.{i}.{j}", server_names=names,
-                        handler=ir.TcpProxy(clusters, name=f"{vs.namespace}/{vs.name} {at}"), tls=plan.tls,
-                        transport="tls", source=ir.Source("VirtualService", vs.namespace, vs.name,
-                                                          vs.origin.file, vs.origin_of(at).line, at),
-                    ))
+                    chains.append(
+                        ir.FilterChain(
+                            name=f"passthrough.{plan.port}.{vs.namespace}.{vs.name}.{i}.{j}",
+                            server_names=names,
+                            handler=ir.TcpProxy(clusters, name=f"{vs.namespace}/{vs.name} {at}"),
+                            tls=plan.tls,
+                            transport="tls",
+                            source=ir.Source(
+                                "VirtualService",
+                                vs.namespace,
+                                vs.name,
+                                vs.origin.file,
+                                vs.origin_of(at).line,
+                                at,
+                            ),
+                        )
+                    )
         return chains
 
     def _tcp_chain(self, plan: ServerPlan, vs: VirtualService) -> list[ir.FilterChain]:
         for i, rule in enumerate(vs.spec.tcp):
             usable = not rule.match or any(
                 (m.port is None or m.port == plan.port)
-                and (not m.gateways or plan.gateway_key in {binding.resolve_gateway_name(g, vs.namespace)
-                                                             for g in m.gateways})
+                and (
+                    not m.gateways
+                    or plan.gateway_key in {binding.resolve_gateway_name(g, vs.namespace) for g in m.gateways}
+                )
                 for m in rule.match
             )
             if not usable or not rule.route:
                 continue
             clusters = self._weighted(vs, plan, rule.route, f"spec.tcp[{i}]")
             at = f"spec.tcp[{i}]"
-            return [ir.FilterChain(
-                name=f"tcp.{plan.port}.{vs.namespace}.{vs.name}", server_names=plan.sni_names if plan.tls else (),
-                handler=ir.TcpProxy(clusters, name=f"{vs.namespace}/{vs.name} {at}"), tls=plan.tls,
-                transport="tls" if plan.tls else "raw",
-                source=ir.Source("VirtualService", vs.namespace, vs.name, vs.origin.file, vs.origin_of(at).line, at),
-            )]
+            return [
+                ir.FilterChain(
+                    name=f"tcp.{plan.port}.{vs.namespace}.{vs.name}",
+                    server_names=plan.sni_names if plan.tls else (),
+                    handler=ir.TcpProxy(clusters, name=f"{vs.namespace}/{vs.name} {at}"),
+                    tls=plan.tls,
+                    transport="tls" if plan.tls else "raw",
+                    source=ir.Source(
+                        "VirtualService", vs.namespace, vs.name, vs.origin.file, vs.origin_of(at).line, at
+                    ),
+                )
+            ]
         return []
 
     def _weighted(
@@ -140,21 +167,37 @@ class _Run:
             weight = 100 if len(routes) == 1 else (destination.weight or 0)
             if weight > 0:
                 resolved = resolve(destination.destination, f"route[{k}].destination")
-                out.append(ir.WeightedCluster(resolved.cluster, weight, service_host=resolved.service_host,
-                                              port=resolved.port))
+                out.append(
+                    ir.WeightedCluster(
+                        resolved.cluster, weight, service_host=resolved.service_host, port=resolved.port
+                    )
+                )
         return tuple(out)
 
     def _dropped(self, vs: VirtualService, at: str, reason: str) -> None:
-        self.diagnostics.append(make("MG0105", origin=vs.origin_of(at), resource=vs.ref, field_path=at,
-                                     route=at, reason=reason, fix="Give each SNI host one rule."))
+        self.diagnostics.append(
+            make(
+                "MG0105",
+                origin=vs.origin_of(at),
+                resource=vs.ref,
+                field_path=at,
+                route=at,
+                reason=reason,
+                fix="Give each SNI host one rule.",
+            )
+        )
 
 
 def translate_bundle(bundle: ResourceBundle, options: TranslateOptions) -> Translation:
     conversion = convert_ingresses(bundle, options)
     full = ResourceBundle.build((*bundle.resources, *conversion.gateways, *conversion.virtual_services))
     registry, registry_notes = ServiceRegistry.build(full, options)
-    run = _Run(options, registry, sorted(full.of(VirtualService), key=lambda v: v.creation_key()),
-               conversion.ingress_semantics)
+    run = _Run(
+        options,
+        registry,
+        sorted(full.of(VirtualService), key=lambda v: v.creation_key()),
+        conversion.ingress_semantics,
+    )
     run.diagnostics.extend(conversion.diagnostics)
     run.diagnostics.extend(registry_notes)
     plans, server_notes = plan_servers(full, options)
@@ -184,17 +227,30 @@ def _binding_notes(run: _Run, bundle: ResourceBundle, plans: list[ServerPlan]) -
             if key not in known:
                 same_name = sorted(k for k in known if k.split("/")[1] == key.split("/")[1])
                 detail = f"; did you mean {' or '.join(same_name)}?" if same_name else ""
-                run.diagnostics.append(make(
-                    "IST0101", origin=vs.origin_of(path), resource=vs.ref, field_path=path, what="Gateway",
-                    name=key, detail=detail,
-                    fix="Qualify the gateway with its namespace (namespace/name); a short name is looked up in"
-                        f" the VirtualService's namespace {vs.namespace}.",
-                ))
+                run.diagnostics.append(
+                    make(
+                        "IST0101",
+                        origin=vs.origin_of(path),
+                        resource=vs.ref,
+                        field_path=path,
+                        what="Gateway",
+                        name=key,
+                        detail=detail,
+                        fix="Qualify the gateway with its namespace (namespace/name); a short name is"
+                        f" looked up in the VirtualService's namespace {vs.namespace}.",
+                    )
+                )
             elif key in served and (vs.namespace, vs.name, key) not in run.admitted:
-                run.diagnostics.append(make(
-                    "IST0132", origin=vs.origin_of("spec.hosts"), resource=vs.ref, field_path="spec.hosts",
-                    hosts=", ".join(vs.spec.hosts), gateway=key,
-                ))
+                run.diagnostics.append(
+                    make(
+                        "IST0132",
+                        origin=vs.origin_of("spec.hosts"),
+                        resource=vs.ref,
+                        field_path="spec.hosts",
+                        hosts=", ".join(vs.spec.hosts),
+                        gateway=key,
+                    )
+                )
 
 
 def _unique_sorted(items: list[Diagnostic]) -> tuple[Diagnostic, ...]:

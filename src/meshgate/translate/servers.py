@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from meshgate import ir
 from meshgate.diag import Diagnostic, make
@@ -83,7 +83,9 @@ class ServerPlan:
         return () if "*" in names else names
 
 
-def selected_gateways(bundle: ResourceBundle, options: TranslateOptions) -> tuple[list[Gateway], list[Diagnostic]]:
+def selected_gateways(
+    bundle: ResourceBundle, options: TranslateOptions
+) -> tuple[list[Gateway], list[Diagnostic]]:
     chosen: list[Gateway] = []
     notes: list[Diagnostic] = []
     labels = ",".join(f"{k}={v}" for k, v in options.workload_labels)
@@ -93,8 +95,14 @@ def selected_gateways(bundle: ResourceBundle, options: TranslateOptions) -> tupl
         else:
             selector = ",".join(f"{k}={v}" for k, v in sorted(gateway.spec.selector.items()))
             notes.append(
-                make("MG0101", origin=gateway.origin_of("spec.selector"), resource=gateway.ref,
-                     selector=selector, labels=labels, namespace=options.namespace)
+                make(
+                    "MG0101",
+                    origin=gateway.origin_of("spec.selector"),
+                    resource=gateway.ref,
+                    selector=selector,
+                    labels=labels,
+                    namespace=options.namespace,
+                )
             )
     return chosen, notes
 
@@ -144,8 +152,16 @@ def _plan_server(
     at = f"spec.servers[{index}]"
 
     def invalid(path: str, reason: str) -> None:
-        notes.append(make("IST0106", origin=gateway.origin_of(path), resource=gateway.ref,
-                          field_path=path, field=path, reason=reason))
+        notes.append(
+            make(
+                "IST0106",
+                origin=gateway.origin_of(path),
+                resource=gateway.ref,
+                field_path=path,
+                field=path,
+                reason=reason,
+            )
+        )
 
     port = server.port
     if port.number is None or not 0 < port.number < 65536:
@@ -153,7 +169,9 @@ def _plan_server(
         return None
     protocol = port.protocol.upper()
     if protocol not in KNOWN_PROTOCOLS:
-        invalid(f"{at}.port.protocol", f"unknown protocol {port.protocol!r}; use one of {sorted(KNOWN_PROTOCOLS)}")
+        invalid(
+            f"{at}.port.protocol", f"unknown protocol {port.protocol!r}; use one of {sorted(KNOWN_PROTOCOLS)}"
+        )
         return None
     if port.name and port.name in names_seen:
         invalid(f"{at}.port.name", f"port name {port.name!r} is used twice in this Gateway")
@@ -162,15 +180,27 @@ def _plan_server(
     hosts = _parse_hosts(gateway, at, server.hosts, invalid)
     if not hosts:
         return None
-    tls, https_redirect, disabled = _server_tls(bundle, options, gateway, at, server, protocol, invalid, notes)
+    tls, https_redirect, disabled = _server_tls(
+        bundle, options, gateway, at, server, protocol, invalid, notes
+    )
     if isinstance(tls, bool):
         return None  # invalid server (already reported)
-    source = ir.Source("Gateway", gateway.namespace, gateway.name, gateway.origin.file,
-                       gateway.origin_of(at).line, at)
+    source = ir.Source(
+        "Gateway", gateway.namespace, gateway.name, gateway.origin.file, gateway.origin_of(at).line, at
+    )
     plan = ServerPlan(
-        gateway=gateway, index=index, server=server, port=port.number, bind=server.bind or "0.0.0.0",
-        protocol=protocol, hosts=hosts, tls=tls, https_redirect=https_redirect, route_table="",
-        source=source, disabled=disabled,
+        gateway=gateway,
+        index=index,
+        server=server,
+        port=port.number,
+        bind=server.bind or "0.0.0.0",
+        protocol=protocol,
+        hosts=hosts,
+        tls=tls,
+        https_redirect=https_redirect,
+        route_table="",
+        source=source,
+        disabled=disabled,
     )
     plan.route_table = (
         naming.https_route_table(plan.port, port.name, gateway.name, gateway.namespace)
@@ -224,7 +254,7 @@ def _server_tls(
     protocol: str,
     invalid: Report,
     notes: list[Diagnostic],
-) -> tuple[ir.TlsSettings | None | bool, bool, str]:
+) -> tuple[ir.TlsSettings | bool | None, bool, str]:
     """(settings, https_redirect, disabled reason); settings False = the server is invalid."""
     report = invalid
     tls = server.tls
@@ -246,14 +276,32 @@ def _server_tls(
         report(f"{at}.tls.mode", f"unknown TLS mode {tls.mode!r}")
         return False, False, ""
     if tls.mode is None:
-        extra = " (its certificate settings are ignored)" if (tls.credential_name or tls.server_certificate) else ""
-        notes.append(make("MG0106", origin=gateway.origin_of(f"{at}.tls"), resource=gateway.ref,
-                          field_path=f"{at}.tls", server=server.port.name or at, extra=extra))
+        extra = (
+            " (its certificate settings are ignored)"
+            if (tls.credential_name or tls.server_certificate)
+            else ""
+        )
+        notes.append(
+            make(
+                "MG0106",
+                origin=gateway.origin_of(f"{at}.tls"),
+                resource=gateway.ref,
+                field_path=f"{at}.tls",
+                server=server.port.name or at,
+                extra=extra,
+            )
+        )
     if tls.https_redirect:
-        notes.append(make("IST0133", origin=gateway.origin_of(f"{at}.tls.httpsRedirect"), resource=gateway.ref,
-                          field=f"{at}.tls.httpsRedirect",
-                          reason="httpsRedirect only applies to plaintext HTTP servers",
-                          fix="Remove httpsRedirect from the TLS server; set it on the port 80 server."))
+        notes.append(
+            make(
+                "IST0133",
+                origin=gateway.origin_of(f"{at}.tls.httpsRedirect"),
+                resource=gateway.ref,
+                field=f"{at}.tls.httpsRedirect",
+                reason="httpsRedirect only applies to plaintext HTTP servers",
+                fix="Remove httpsRedirect from the TLS server; set it on the port 80 server.",
+            )
+        )
     if mode not in TERMINATING:
         return ir.TlsSettings(mode=mode, mode_defaulted=tls.mode is None, alpn=()), False, ""
     settings, disabled = _terminating_tls(bundle, options, gateway, at, tls, mode, report, notes)
@@ -281,11 +329,18 @@ def _terminating_tls(
         subject_alt_names=tuple(tls.subject_alt_names),
         alpn=("http/1.1",),
     )
-    sources = [bool(tls.credential_name), bool(tls.credential_names),
-               bool(tls.server_certificate or tls.private_key), bool(tls.tls_certificates)]
+    sources = [
+        bool(tls.credential_name),
+        bool(tls.credential_names),
+        bool(tls.server_certificate or tls.private_key),
+        bool(tls.tls_certificates),
+    ]
     if sum(sources) > 1:
-        report(f"{at}.tls", "only one of credentialName, credentialNames, serverCertificate/privateKey"
-               " or tlsCertificates may be set")
+        report(
+            f"{at}.tls",
+            "only one of credentialName, credentialNames, serverCertificate/privateKey"
+            " or tlsCertificates may be set",
+        )
         return False, ""
     names = [tls.credential_name] if tls.credential_name else list(tls.credential_names)
     if names:
@@ -309,8 +364,11 @@ def _terminating_tls(
         if want_ca and not tls.ca_certificates:
             report(f"{at}.tls.caCertificates", f"mode {mode.value} requires caCertificates")
             return False, ""
-        cert = ir.TlsCertificate(source=f"file {tls.server_certificate}", cert_file=tls.server_certificate,
-                                 key_file=tls.private_key)
+        cert = ir.TlsCertificate(
+            source=f"file {tls.server_certificate}",
+            cert_file=tls.server_certificate,
+            key_file=tls.private_key,
+        )
         ca_source = f"file {tls.ca_certificates}" if tls.ca_certificates else ""
         return replace(base, certificates=(cert,), ca_file=tls.ca_certificates, ca_source=ca_source), ""
     if tls.tls_certificates:
@@ -330,10 +388,20 @@ def _apply_port_conflicts(plans: list[ServerPlan], notes: list[Diagnostic]) -> l
         if reason:
             code = "IST0145" if reason == "duplicate host" else "MG0102"
             host = next((h.host for h in plan.hosts if other and h in other.hosts), "")
-            notes.append(make(code, origin=plan.gateway.origin_of(plan.field), resource=plan.gateway.ref,
-                              field_path=plan.field, server=plan.label, port=plan.port, reason=reason,
-                              host=host, other=other.label if other else "",
-                              fix="Serve plaintext and TLS on different ports, or merge the servers."))
+            notes.append(
+                make(
+                    code,
+                    origin=plan.gateway.origin_of(plan.field),
+                    resource=plan.gateway.ref,
+                    field_path=plan.field,
+                    server=plan.label,
+                    port=plan.port,
+                    reason=reason,
+                    host=host,
+                    other=other.label if other else "",
+                    fix="Serve plaintext and TLS on different ports, or merge the servers.",
+                )
+            )
             continue
         existing.append(plan)
         kept.append(plan)
@@ -349,7 +417,10 @@ def _conflict(plan: ServerPlan, existing: list[ServerPlan]) -> tuple[str, Server
         if plan.tls is None and other.tls is None:
             return "a plaintext non-HTTP server cannot share a port with another plaintext server", other
         if other_plain_http and plan.tls is not None:
-            return f"a TLS server cannot join port {plan.port} after the plaintext HTTP server {other.label}", other
+            return (
+                f"a TLS server cannot join port {plan.port} after the plaintext HTTP server {other.label}",
+                other,
+            )
         if plan.tls is not None and other.tls is not None and set(plan.hosts) & set(other.hosts):
             return "duplicate host", other
     return "", None
