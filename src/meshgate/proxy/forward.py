@@ -128,6 +128,7 @@ class Exchange:
         "response_done",
         "response_started",
         "retried",
+        "route_name",
         "sent_at",
         "service_time",
         "start_time",
@@ -166,7 +167,7 @@ class Exchange:
         self.timer: asyncio.TimerHandle | None = None
         self.status = 0
         self.flags = self.details = ""
-        self.request_id = ""
+        self.request_id = self.route_name = ""
         self.up_head = b""
         self.upstream_host = self.upstream_local = self.xff = ""
         self.service_time = -1
@@ -199,8 +200,13 @@ class Exchange:
             bind=proto.bind,
             client_address=proto.client_ip,
         )
+        self.request_id = new_request_id()  # edge request: always a fresh id (8.3.1)
+        xff = head.lower.get("x-forwarded-for")
+        self.xff = f"{xff},{proto.client_ip}" if xff else proto.client_ip
         decision = routing.decide(snapshot.table, view, self.ctx.rng)
         if isinstance(decision, LocalReply):
+            if decision.route is not None:
+                self.route_name = decision.route.name
             if decision.status == 0:
                 self.flags, self.details = decision.flags, decision.details
                 self.close_after = True
@@ -225,9 +231,7 @@ class Exchange:
             framing = f"content-length: {head.content_length}\r\n"
         else:
             framing = ""
-        self.request_id = new_request_id()
-        xff = head.lower.get("x-forwarded-for")
-        self.xff = f"{xff},{proto.client_ip}" if xff else proto.client_ip
+        self.route_name = route.name
         timeout = route.timeout
         self.up_head = upstream_request_head(
             method=head.method,
@@ -617,7 +621,7 @@ class Exchange:
             downstream_local_address=proto.local_address,
             downstream_remote_address=proto.remote_address,
             requested_server_name=proto.sni or "",
-            route_name=decision.route.name if decision else "",
+            route_name=self.route_name,
         )
 
 
