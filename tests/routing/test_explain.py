@@ -23,24 +23,18 @@ from .irbuild import (
     vhost,
 )
 
-SHOP = table(
-    vhost(
-        "shop",
-        ["shop.example.com", "*.shop.example.com"],
-        route("tea", path=path(P.PREFIX, "/tea")),
-        route(
-            "coffee-beta",
-            path=path(P.PREFIX, "/coffee"),
-            headers=(ir.HeaderMatch("x-user", exact("a")),),
-        ),
-        route("coffee-post", path=path(P.PREFIX, "/coffee"), method=exact("POST")),
-        route(
-            "coffee",
-            path=path(P.PREFIX, "/coffee"),
-            action=forward("svc", rewrite=ir.Rewrite(uri="/beans", authority="beans.internal")),
-        ),
-    )
+SPECIFIC = (
+    route("tea", path=path(P.PREFIX, "/tea")),
+    route("coffee-beta", path=path(P.PREFIX, "/coffee"), headers=(ir.HeaderMatch("x-user", exact("a")),)),
+    route("coffee-post", path=path(P.PREFIX, "/coffee"), method=exact("POST")),
 )
+COFFEE = route(
+    "coffee",
+    path=path(P.PREFIX, "/coffee"),
+    action=forward("svc", rewrite=ir.Rewrite(uri="/beans", authority="beans.internal")),
+)
+SHOP = table(vhost("shop", ["shop.example.com", "*.shop.example.com"], *SPECIFIC, COFFEE))
+STRICT = table(vhost("shop", ["shop.example.com"], *SPECIFIC))
 
 
 def test_explain_a_match() -> None:
@@ -71,9 +65,9 @@ def test_explain_a_match() -> None:
     text = e.render_text()
     assert 'path: prefix "/tea" does not match "/coffee/x"' in text
     assert 'header x-user: exact "a" but header is absent' in text
-    assert "#3 coffee matched" in text
+    assert '#3 coffee: matched (path prefix "/coffee")' in text
     assert "forward to cluster outbound|80||svc" in text
-    assert "beans.internal/beans/x?q=1" in text
+    assert "authority beans.internal, path /beans/x?q=1" in text
 
 
 def test_explain_a_wildcard_vhost() -> None:
@@ -85,16 +79,18 @@ def test_explain_a_wildcard_vhost() -> None:
 
 def test_explain_no_route_lists_the_closest_routes() -> None:
     request = req("shop.example.com", "/coffee", method="PUT")
-    e = explain(SHOP, request)
+    e = explain(STRICT, request)
+    assert e.decision == decide(STRICT, request)
     assert isinstance(e.decision, LocalReply)
     assert (e.decision.status, e.decision.flags, e.decision.details) == (404, "NR", "route_not_found")
     # /coffee routes held their path condition but failed another one; "tea" is not close.
     assert [t.name for t in e.closest] == ["coffee-beta", "coffee-post"]
     assert e.winner is None
-    assert len(e.tried) == 4
+    assert len(e.tried) == 3
     text = e.render_text()
-    assert "no route matched" in text
-    assert "closest routes" in text
+    assert "no route matched (3 tried)" in text
+    assert "closest" in text
+    assert 'header x-user: exact "a" but header is absent' in text
     assert 'method: exact "POST" does not match "PUT"' in text
     assert "404 NR route_not_found" in text
 
@@ -102,6 +98,7 @@ def test_explain_no_route_lists_the_closest_routes() -> None:
 def test_explain_without_any_path_match_lists_every_route() -> None:
     e = explain(SHOP, req("shop.example.com", "/water"))
     assert [t.name for t in e.closest] == ["tea", "coffee-beta", "coffee-post", "coffee"]
+    assert 'path: prefix "/coffee" does not match "/water"' in e.render_text()
     assert all(t.failure and t.failure.startswith("path:") for t in e.closest)
 
 

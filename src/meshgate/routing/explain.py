@@ -263,7 +263,7 @@ def decision_dict(decision: RouteDecision | LocalReply) -> dict[str, Any]:
 
 def _describe_decision(decision: RouteDecision | LocalReply) -> str:
     if isinstance(decision, RouteDecision):
-        return f"forward to cluster {decision.cluster.name}"
+        return f"forward to cluster {decision.cluster.name} (route {decision.route.name or '(unnamed)'})"
     if decision.status == 0:
         return f"close the connection ({decision.flags or '-'} {decision.details})"
     text = f"local reply {decision.status} {decision.flags or '-'} {decision.details}"
@@ -302,19 +302,22 @@ def _render(e: Explanation) -> list[str]:
             tls = ", requires TLS" if v.require_tls else ""
             lines.append(f"vhost     {v.name} (domain {quote(v.domain)} by {v.rule} match{tls})")
     if e.tls_redirect:
-        lines.append("routes    not tried: plaintext request to a virtual host that requires TLS")
-    for trial in e.tried:
-        lines.append(f"  #{trial.index} {trial.name or '(unnamed)'}: {trial.failure}")
+        lines.append("routes    none tried: plaintext request to a virtual host that requires TLS")
+    label = "routes   "
+    for trial in e.tried if e.winner is not None else ():
+        lines.append(f"{label} #{trial.index} {trial.name or '(unnamed)'}: {trial.failure}")
+        label = " " * 9
     if e.winner is not None:
         w = e.winner
         source = f" [{w.source}]" if w.source else ""
-        lines.append(f"route     #{w.index} {w.name or '(unnamed)'} matched: {w.condition}{source}")
+        lines.append(f"{label} #{w.index} {w.name or '(unnamed)'}: matched ({w.condition}){source}")
     elif e.vhost is not None and e.vhost.found and not e.tls_redirect:
-        lines.append("route     no route matched")
-        if e.closest:
-            lines.append("closest routes:")
-            lines.extend(f"  #{t.index} {t.name or '(unnamed)'}: {t.failure}" for t in e.closest)
+        lines.append(f"routes    no route matched ({len(e.tried)} tried)")
+        label = "closest  "
+        for trial in e.closest:
+            lines.append(f"{label} #{trial.index} {trial.name or '(unnamed)'}: {trial.failure}")
+            label = " " * 9
     lines.append(f"decision  {_describe_decision(e.decision)}")
     if e.upstream_target is not None:
-        lines.append(f"upstream  {e.upstream_authority}{e.upstream_target}")
+        lines.append(f"upstream  authority {e.upstream_authority}, path {e.upstream_target}")
     return lines

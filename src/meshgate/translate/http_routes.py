@@ -7,6 +7,7 @@ can never match and are left out (reported once as MG0107).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from meshgate import ir
@@ -14,6 +15,7 @@ from meshgate.diag import Diagnostic, make
 from meshgate.resources.istio import Destination, HTTPMatchRequest, HTTPRoute, VirtualService
 from meshgate.translate import actions
 from meshgate.translate.actions import DestinationResolver, ResolvedDestination
+from meshgate.translate.delegate import DelegateLookup, expand_rules
 from meshgate.translate.matches import MatchContext, MatchError, applies_here, route_match
 
 
@@ -29,13 +31,20 @@ def route_name(rule: HTTPRoute, match: HTTPMatchRequest | None) -> str:
     return rule.name
 
 
+ResolverFor = Callable[[VirtualService], DestinationResolver]
+
+
 def translate_http(
-    vs: VirtualService, ctx: MatchContext, resolve: DestinationResolver, server_tls: bool
+    root: VirtualService,
+    ctx: MatchContext,
+    resolver_for: ResolverFor,
+    server_tls: bool,
+    delegates: DelegateLookup | None = None,
 ) -> RouteBatch:
     batch = RouteBatch()
-    rules = vs.spec.http
-    for index, rule in enumerate(rules):
-        at = f"spec.http[{index}]"
+    sources = expand_rules(root, delegates or _no_delegates, batch.diagnostics)
+    for index, source_rule in enumerate(sources):
+        rule, vs, at = source_rule.rule, source_rule.owner, source_rule.at
         entries: list[tuple[str, HTTPMatchRequest | None]] = [
             (f"{at}.match[{j}]", m) for j, m in enumerate(rule.match) if applies_here(m, ctx)
         ]
@@ -44,7 +53,7 @@ def translate_http(
         if not rule.match:
             entries = [(at, None)]
         try:
-            scoped = _scoped(resolve, at)
+            scoped = _scoped(resolver_for(vs), at)
             template = _rule_template(vs, rule, at, ctx, scoped, server_tls, batch)
         except MatchError as exc:
             _drop(batch, vs, at, exc)
@@ -62,7 +71,7 @@ def translate_http(
             )
             batch.routes.append(replace(template, name=route_name(rule, match), match=matched, source=source))
             if matched.is_catch_all:
-                remaining = len(rules) - index - 1
+                remaining = len(sources) - index - 1
                 if remaining:
                     batch.diagnostics.append(
                         make(
@@ -76,6 +85,10 @@ def translate_http(
                     )
                 return batch
     return batch
+
+
+def _no_delegates(namespace: str, name: str) -> VirtualService | None:
+    return None
 
 
 def _scoped(resolve: DestinationResolver, at: str) -> DestinationResolver:
@@ -117,26 +130,12 @@ def _rule_template(
             ("route", rule.route),
             ("redirect", rule.redirect),
             ("directResponse", rule.direct_response),
-            ("delegate", rule.delegate),
         )
         if value
     ]
     if len(present) != 1:
         reason = "exactly one of route, redirect, directResponse or delegate is required"
         raise MatchError("", f"{reason} (found {', '.join(present) or 'none'})")
-    if rule.delegate is not None:
-        batch.diagnostics.append(
-            make(
-                "MG0105",
-                origin=vs.origin_of(f"{at}.delegate"),
-                resource=vs.ref,
-                field_path=f"{at}.delegate",
-                route=rule.name or at,
-                reason="delegate VirtualServices are not supported yet",
-                fix="Inline the delegate's routes in this VirtualService.",
-            )
-        )
-        return None
     request, response, authority = actions.headers_pair(rule.headers, "headers")
     template = ir.Route(
         name="",

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from meshgate import ir
 from meshgate.diag import Diagnostic, make
@@ -38,9 +39,16 @@ class _Run:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     batches: dict[tuple[str, str, int, str, bool], RouteBatch] = field(default_factory=dict)
     admitted: set[tuple[str, str, str]] = field(default_factory=set)  # (vs ns, vs name, gateway key)
+    by_name: dict[tuple[str, str], VirtualService] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_name = {(vs.namespace, vs.name): vs for vs in self.virtual_services}
 
     def vs_hosts(self, vs: VirtualService) -> list[str]:
         return [resolve_short_name(h, vs.namespace, self.options.domain_suffix) for h in vs.spec.hosts]
+
+    def delegate(self, namespace: str, name: str) -> VirtualService | None:
+        return self.by_name.get((namespace, name))
 
     def context(self, plan: ServerPlan, vs: VirtualService) -> MatchContext:
         return MatchContext(
@@ -69,7 +77,11 @@ class _Run:
             batch = self.batches.get(key)
             if batch is None:
                 batch = translate_http(
-                    vs, self.context(plan, vs), self.resolver(vs, plan), plan.tls is not None
+                    vs,
+                    self.context(plan, vs),
+                    partial(self.resolver, plan=plan),
+                    plan.tls is not None,
+                    self.delegate,
                 )
                 self.batches[key] = batch
                 self.diagnostics.extend(batch.diagnostics)
