@@ -49,7 +49,9 @@ def build_config(hosts: int) -> ir.Config:
                 _forward(svc),
             ),
             ir.Route(
-                "api", ir.RouteMatch(path=ir.PathMatch(P.PREFIX, "/api"), method=S(K.EXACT, "GET")), _forward(svc)
+                "api",
+                ir.RouteMatch(path=ir.PathMatch(P.PREFIX, "/api"), method=S(K.EXACT, "GET")),
+                _forward(svc),
             ),
             ir.Route("default", ir.RouteMatch(path=ir.PathMatch(P.PREFIX, "/")), _forward(svc)),
         )
@@ -82,7 +84,9 @@ def build_requests(hosts: int, count: int, seed: int) -> list[RequestView]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)

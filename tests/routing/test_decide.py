@@ -93,7 +93,12 @@ def test_direct_response() -> None:
     tbl = table(vhost("v", ["*"], route("tea", action=action)))
     answer = decide(tbl, req())
     assert isinstance(answer, LocalReply)
-    assert (answer.status, answer.flags, answer.details, answer.body) == (418, "", "direct_response", b"teapot")
+    assert (answer.status, answer.flags, answer.details, answer.body) == (
+        418,
+        "",
+        "direct_response",
+        b"teapot",
+    )
     assert answer.route is not None and answer.route.name == "tea"
 
 

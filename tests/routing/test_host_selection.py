@@ -10,7 +10,6 @@ from meshgate.routing.table import normalize_host
 
 from .irbuild import P, path, req, route, table, vhost
 
-
 HOSTS = table(
     vhost("exact", ["a.example.com"], route("exact", path=path(P.PREFIX, "/"))),
     vhost("suffix-short", ["*.example.com"], route("suffix-short", path=path(P.PREFIX, "/"))),

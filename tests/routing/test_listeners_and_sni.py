@@ -67,7 +67,11 @@ def test_sni_selection_order(sni: str | None, expected: str, rule: str) -> None:
 
 def test_no_matching_chain_closes_the_connection() -> None:
     tbl = compile_config(
-        config(listener(443, http_chain(vhost("v", ["*"], route("r")), name="a", server_names=["a.com"], tls=True)))
+        config(
+            listener(
+                443, http_chain(vhost("v", ["*"], route("r")), name="a", server_names=["a.com"], tls=True)
+            )
+        )
     )
     answer = decide(tbl, req("a.com", port=443, scheme="https", sni="b.com"))
     assert isinstance(answer, LocalReply)
@@ -90,7 +94,11 @@ def test_plaintext_listener_ignores_sni() -> None:
 
 def test_star_server_name_makes_a_default_chain() -> None:
     tbl = compile_config(
-        config(listener(443, http_chain(vhost("v", ["*"], route("r")), name="star", server_names=["*"], tls=True)))
+        config(
+            listener(
+                443, http_chain(vhost("v", ["*"], route("r")), name="star", server_names=["*"], tls=True)
+            )
+        )
     )
     answer = decide(tbl, req(port=443, scheme="https", sni="anything.org"))
     assert isinstance(answer, RouteDecision) and answer.chain.name == "star"

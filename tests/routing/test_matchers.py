@@ -323,7 +323,11 @@ def test_matcher_without_query_conditions_does_not_need_the_view() -> None:
         (on_path(P.SEGMENT_PREFIX, "/a"), req(path="/ab"), 'path: segment prefix "/a" does not match "/ab"'),
         (ir.RouteMatch(method=exact("POST")), req(), 'method: exact "POST" does not match "GET"'),
         (header("x-user", exact("a")), req(), 'header x-user: exact "a" but header is absent'),
-        (header("x-user", exact("a")), req(headers={"x-user": "b"}), 'header x-user: exact "a" does not match "b"'),
+        (
+            header("x-user", exact("a")),
+            req(headers={"x-user": "b"}),
+            'header x-user: exact "a" does not match "b"',
+        ),
         (header("x-d", PRESENT, True), req(headers={"x-d": "1"}), 'header x-d: must be absent but is "1"'),
         (
             header("x-d", exact("1"), True),
@@ -350,6 +354,8 @@ def test_first_failure_is_none_when_matching() -> None:
 
 
 def test_first_failure_reports_the_first_failing_condition_in_order() -> None:
-    match = ir.RouteMatch(path=path(P.PREFIX, "/api"), method=exact("POST"), headers=(ir.HeaderMatch("x", PRESENT),))
+    match = ir.RouteMatch(
+        path=path(P.PREFIX, "/api"), method=exact("POST"), headers=(ir.HeaderMatch("x", PRESENT),)
+    )
     failure = RouteMatcher(match).first_failure(req(path="/api", method="GET"), None)
     assert failure is not None and failure.startswith("method:")

@@ -103,7 +103,9 @@ def test_segment_prefix_matches_whole_segments(prefix: list[str], rest: list[str
     assert matcher.matches(req(path=request_path), None) is expected
 
 
-@given(value=st.from_regex(r"/[a-z/]{0,6}", fullmatch=True), rest=st.from_regex(r"[a-z/]{0,6}", fullmatch=True))
+@given(
+    value=st.from_regex(r"/[a-z/]{0,6}", fullmatch=True), rest=st.from_regex(r"[a-z/]{0,6}", fullmatch=True)
+)
 def test_prefix_matches_any_continuation(value: str, rest: str) -> None:
     matcher = RouteMatcher(ir.RouteMatch(path=path(P.PREFIX, value)))
     assert matcher.matches(req(path=value + rest), None)
@@ -126,7 +128,9 @@ def test_re2_full_match_agrees_with_python_re(regex: str, text: str) -> None:
 
 @given(
     pairs=st.lists(
-        st.tuples(st.from_regex(r"[a-z]{1,4}", fullmatch=True), st.from_regex(r"[a-z0-9]{0,4}", fullmatch=True)),
+        st.tuples(
+            st.from_regex(r"[a-z]{1,4}", fullmatch=True), st.from_regex(r"[a-z0-9]{0,4}", fullmatch=True)
+        ),
         max_size=6,
     )
 )

@@ -14,7 +14,12 @@ OLD = path(P.PREFIX, "/old")
 
 
 def location(
-    redirect: ir.Redirect, authority: str, target: str, *, scheme: str = "http", match: ir.PathMatch | None = OLD
+    redirect: ir.Redirect,
+    authority: str,
+    target: str,
+    *,
+    scheme: str = "http",
+    match: ir.PathMatch | None = OLD,
 ) -> str:
     request_path, _, query = target.partition("?")
     return redirect_location(redirect, match, req(authority, request_path, query=query, scheme=scheme))
@@ -54,7 +59,10 @@ def test_default_code_is_301() -> None:
     ],
 )
 def test_path_rules(redirect: ir.Redirect, target: str, expected_path: str) -> None:
-    assert location(redirect, "a.com", target) == f"http://{'b.com' if redirect.host else 'a.com'}{expected_path}"
+    assert (
+        location(redirect, "a.com", target)
+        == f"http://{'b.com' if redirect.host else 'a.com'}{expected_path}"
+    )
 
 
 def test_prefix_rewrite_replaces_only_the_matched_prefix() -> None:
@@ -64,9 +72,13 @@ def test_prefix_rewrite_replaces_only_the_matched_prefix() -> None:
         "http://a.com/x"
     )
     segment = path(P.SEGMENT_PREFIX, "/old/")
-    assert location(ir.Redirect(prefix_rewrite="/new"), "a.com", "/old/x", match=segment) == "http://a.com/new/x"
+    assert (
+        location(ir.Redirect(prefix_rewrite="/new"), "a.com", "/old/x", match=segment) == "http://a.com/new/x"
+    )
     exact = path(P.EXACT, "/old")
-    assert location(ir.Redirect(prefix_rewrite="/new"), "a.com", "/old?q", match=exact) == "http://a.com/new?q"
+    assert (
+        location(ir.Redirect(prefix_rewrite="/new"), "a.com", "/old?q", match=exact) == "http://a.com/new?q"
+    )
     assert location(ir.Redirect(prefix_rewrite="/v2/"), "a.com", "/x", match=None) == "http://a.com/v2/x"
 
 
@@ -106,7 +118,9 @@ def test_prefix_rewrite_replaces_only_the_matched_prefix() -> None:
         (ir.Redirect(port=0, scheme="https"), "a.com:80", "http", "https://a.com/old"),
     ],
 )
-def test_host_port_and_scheme_rules(redirect: ir.Redirect, authority: str, scheme: str, expected: str) -> None:
+def test_host_port_and_scheme_rules(
+    redirect: ir.Redirect, authority: str, scheme: str, expected: str
+) -> None:
     assert location(redirect, authority, "/old", scheme=scheme) == expected
 
 

@@ -97,8 +97,9 @@ def test_regex_rewrite_wins_over_uri() -> None:
 
 
 def test_authority_defaults_to_the_request_host() -> None:
-    rt = route("r")
-    assert upstream_authority(rt, rt.action.clusters[0], req("shop.example.com:8080")) == "shop.example.com:8080"  # type: ignore[union-attr]
+    destination = ir.WeightedCluster("outbound|80||svc")
+    rt = route("r", action=ir.Forward((destination,)))
+    assert upstream_authority(rt, destination, req("shop.example.com:8080")) == "shop.example.com:8080"
 
 
 def test_route_authority_wins_for_a_single_destination() -> None:

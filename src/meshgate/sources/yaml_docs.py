@@ -48,7 +48,61 @@ def _only_comments(chunk: str) -> bool:
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
-    pass
+    """PyYAML's safe constructor, except that timestamps stay text (Kubernetes reads YAML as JSON)."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: node.value)
+
+
+_SAFE = _Constructor()
+_STR = "tag:yaml.org,2002:str"
+_SCALAR_BUILDERS = {
+    "tag:yaml.org,2002:null": lambda node: None,
+    "tag:yaml.org,2002:bool": _SAFE.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _SAFE.construct_yaml_int,
+    "tag:yaml.org,2002:float": _SAFE.construct_yaml_float,
+    # Kubernetes reads YAML as JSON: an unquoted timestamp stays the text it was written as.
+    "tag:yaml.org,2002:timestamp": lambda node: node.value,
+}
+
+
+class _NeedsFullConstructor(Exception):
+    """Merge keys, non-scalar keys or exotic tags: build this document with PyYAML's constructor."""
+
+
+def _build(node: yaml.Node, path: str, offset: int, lines: dict[str, int], memo: dict[int, Any]) -> Any:
+    """Plain data from a composed node, recording each field's line on the way (one pass: the
+    constructor PyYAML provides is pure Python and was most of the load time on large inputs)."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return node.value
+        builder = _SCALAR_BUILDERS.get(node.tag)
+        if builder is None:
+            raise _NeedsFullConstructor(node.tag)
+        return builder(node)
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    if isinstance(node, yaml.MappingNode):
+        mapping: dict[Any, Any] = {}
+        memo[id(node)] = mapping
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                raise _NeedsFullConstructor("merge key or complex key")
+            key = key_node.value if key_node.tag == _STR else _build(key_node, path, offset, lines, memo)
+            child = f"{path}.{key}" if path else str(key)
+            lines[child] = key_node.start_mark.line + offset
+            mapping[key] = _build(value_node, child, offset, lines, memo)
+        return mapping
+    if isinstance(node, yaml.SequenceNode):
+        items: list[Any] = []
+        memo[id(node)] = items
+        for index, item in enumerate(node.value):
+            child = f"{path}[{index}]"
+            lines[child] = item.start_mark.line + offset
+            items.append(_build(item, child, offset, lines, memo))
+        return items
+    raise _NeedsFullConstructor(type(node).__name__)
 
 
 def _record_lines(node: yaml.Node, path: str, offset: int, lines: dict[str, int]) -> None:
@@ -98,13 +152,17 @@ def parse_document(first_line: int, text: str) -> RawDocument | YamlProblem:
         return YamlProblem(first_line, str(exc).splitlines()[0])
     if node is None:
         return YamlProblem(first_line, "empty document")
-    try:
-        data = _Constructor().construct_document(node)
-    except yaml.YAMLError as exc:  # e.g. an unhashable key
-        return YamlProblem(first_line, str(exc).splitlines()[0])
     # start_mark lines are 0-based within the chunk; +first_line makes them 1-based file lines.
     lines: dict[str, int] = {}
-    _record_lines(node, "", first_line, lines)
+    try:
+        data = _build(node, "", first_line, lines, {})
+    except (_NeedsFullConstructor, ValueError):
+        lines = {}
+        try:
+            data = _Constructor().construct_document(node)
+        except yaml.YAMLError as exc:  # e.g. an unhashable key
+            return YamlProblem(first_line, str(exc).splitlines()[0])
+        _record_lines(node, "", first_line, lines)
     return RawDocument(data, node.start_mark.line + first_line, lines, nbsp_lines)
 
 
