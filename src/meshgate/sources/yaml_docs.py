@@ -7,8 +7,9 @@ itself. Lines are recorded per dotted path (`spec.http[0].route`), 1-based, for 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -56,11 +57,11 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node:
 
 _SAFE = _Constructor()
 _STR = "tag:yaml.org,2002:str"
-_SCALAR_BUILDERS = {
+_SCALAR_BUILDERS: dict[str, Callable[[yaml.ScalarNode], Any]] = {
     "tag:yaml.org,2002:null": lambda node: None,
-    "tag:yaml.org,2002:bool": _SAFE.construct_yaml_bool,
-    "tag:yaml.org,2002:int": _SAFE.construct_yaml_int,
-    "tag:yaml.org,2002:float": _SAFE.construct_yaml_float,
+    "tag:yaml.org,2002:bool": cast(Callable[[yaml.ScalarNode], Any], _SAFE.construct_yaml_bool),
+    "tag:yaml.org,2002:int": cast(Callable[[yaml.ScalarNode], Any], _SAFE.construct_yaml_int),
+    "tag:yaml.org,2002:float": cast(Callable[[yaml.ScalarNode], Any], _SAFE.construct_yaml_float),
     # Kubernetes reads YAML as JSON: an unquoted timestamp stays the text it was written as.
     "tag:yaml.org,2002:timestamp": lambda node: node.value,
 }
