@@ -65,7 +65,8 @@ def test_explain_a_match() -> None:
     text = e.render_text()
     assert 'path: prefix "/tea" does not match "/coffee/x"' in text
     assert 'header x-user: exact "a" but header is absent' in text
-    assert '#3 coffee: matched (path prefix "/coffee")' in text
+    assert 'tried     #0 tea: path: prefix "/tea" does not match "/coffee/x"' in text
+    assert 'route     #3 coffee matched: path prefix "/coffee"' in text
     assert "forward to cluster outbound|80||svc" in text
     assert "authority beans.internal, path /beans/x?q=1" in text
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from meshgate import ir
@@ -11,6 +13,7 @@ from meshgate.routing import (
     RoutingTable,
     compile_config,
     decide,
+    explain,
     select_chain,
     select_listener,
 )
@@ -153,3 +156,21 @@ def test_bind_without_wildcard_listener() -> None:
     tbl = compile_config(config(listener(80, http_chain(vhost("v", ["*"], route("r"))), bind="127.0.0.1")))
     assert select_listener(tbl, 80) is not None  # no bind given: the only listener
     assert select_listener(tbl, 80, "10.0.0.1") is None
+
+
+def test_disabled_chain_keeps_its_names_but_closes_connections() -> None:
+    broken = dataclasses.replace(
+        http_chain(vhost("v", ["*"], route("broken")), name="broken", server_names=["a.com"], tls=True),
+        disabled="secret istio-system/a-cert not found",
+    )
+    fallback = http_chain(vhost("v", ["*"], route("fallback")), name="fallback", tls=True)
+    tbl = compile_config(config(listener(443, broken, fallback)))
+    answer = decide(tbl, req("a.com", port=443, scheme="https", sni="a.com"))
+    assert isinstance(answer, LocalReply)
+    assert (answer.status, answer.flags, answer.details) == (0, "", "filter_chain_disabled")
+    assert answer.chain is not None and answer.chain.name == "broken"
+    other = decide(tbl, req("b.com", port=443, scheme="https", sni="b.com"))
+    assert isinstance(other, RouteDecision) and other.route.name == "fallback"
+    text = explain(tbl, req("a.com", port=443, scheme="https", sni="a.com")).render_text()
+    assert "disabled: secret istio-system/a-cert not found" in text
+    assert "close the connection" in text

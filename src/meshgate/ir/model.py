@@ -236,7 +236,7 @@ class Redirect:
     code: int = 301
     scheme: str | None = None
     host: str | None = None
-    port: int | None = None  # explicit port; 0 = protocol default (drop the port)
+    port: int | None = None  # port to write; 0 = protocol default (no port written; Envoy semantics)
     path: str | None = None  # full path replacement (may carry its own '?query')
     prefix_rewrite: str | None = None
     server_tls: bool = False  # server has a tls block: default scheme for port elision is https

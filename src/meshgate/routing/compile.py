@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from meshgate import ir
 from meshgate.routing import rewrite
-from meshgate.routing.decide import DIRECT_RESPONSE
+from meshgate.routing.decide import DIRECT_RESPONSE, FILTER_CHAIN_DISABLED
 from meshgate.routing.decision import LocalReply, RouteDecision
 from meshgate.routing.matchers import RouteMatcher
 from meshgate.routing.table import (
@@ -121,9 +121,14 @@ class _Compiler:
 
     def chain(self, listener: ir.Listener, chain: ir.FilterChain) -> CompiledChain:
         handler = chain.handler
+        closed = None
+        if chain.disabled:
+            # It keeps its SNI names (other chains do not get those connections) but closes them.
+            closed = LocalReply(0, "", FILTER_CHAIN_DISABLED, listener=listener, chain=chain)
         if isinstance(handler, ir.TcpProxy):
-            return CompiledChain(chain, None, WeightedPicker.build(handler.clusters))
-        return CompiledChain(chain, self.hosts(listener, chain, handler))
+            closed = closed or LocalReply(0, "", "tcp_proxy", listener=listener, chain=chain)
+            return CompiledChain(chain, None, WeightedPicker.build(handler.clusters), closed)
+        return CompiledChain(chain, self.hosts(listener, chain, handler), None, closed)
 
     def hosts(self, listener: ir.Listener, chain: ir.FilterChain, handler: ir.HttpHandler) -> HostIndex:
         exact: dict[str, HostMatch] = {}

@@ -6,8 +6,9 @@ route_not_found) → httpsRedirect before any route (301) → first matching rou
 direct response, redirect, or forward to a weighted destination whose cluster must exist (503 NC).
 
 The steps are separate functions so `explain()` walks exactly the same code; `decide()` only
-strings them together. No allocation beyond the answer itself and, when a candidate route matches
-on query parameters, one lazy query view.
+strings them together. Forward, direct-response and 404 answers are prebuilt at compile time, so a
+request allocates nothing on those paths except, when a route of its virtual host matches on query
+parameters, one lazy query view; redirects build their `location` per request.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from meshgate.routing.weights import Rng
 
 __all__ = [
     "DIRECT_RESPONSE",
+    "FILTER_CHAIN_DISABLED",
     "act",
     "decide",
     "match_route",
@@ -44,6 +46,9 @@ __all__ = [
 # Envoy's %RESPONSE_CODE_DETAILS% for every route-level local answer: direct responses, redirects
 # and the httpsRedirect (SslRedirector) all go through the router's direct-response path.
 DIRECT_RESPONSE = "direct_response"
+# A chain whose server certificate could not be loaded: Envoy would fail the TLS handshake, so the
+# connection is closed (status 0). Envoy has no route-level detail for it; this name is ours.
+FILTER_CHAIN_DISABLED = "filter_chain_disabled"
 
 
 def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) -> Decision:
@@ -53,6 +58,9 @@ def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) 
     chain = select_chain(table, listener, request.sni)
     if chain is None:
         return LocalReply(0, "NR", "filter_chain_not_found", listener=listener.listener)
+    closed = chain.compiled.closed
+    if closed is not None:
+        return closed
     host = select_vhost(chain.compiled, request.authority)
     if host is None:
         return no_vhost(listener, chain)
@@ -67,9 +75,7 @@ def decide(table: RoutingTable, request: RequestView, rng: Rng = random.random) 
 
 
 def no_vhost(listener: CompiledListener, chain: ChainMatch) -> LocalReply:
-    """No virtual host: a TCP proxy chain (not HTTP at all) or no domain for the Host (404 NR)."""
-    if chain.compiled.hosts is None:
-        return LocalReply(0, "", "tcp_proxy", listener=listener.listener, chain=chain.chain)
+    """No domain of the chain's route table covers the Host: 404 NR."""
     return LocalReply(404, "NR", "route_not_found", listener=listener.listener, chain=chain.chain)
 
 

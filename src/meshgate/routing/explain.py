@@ -50,6 +50,7 @@ class ChainStep:
     server_name: str = ""
     handler: str = ""  # http | tcp
     available_server_names: tuple[str, ...] = ()
+    disabled: str = ""  # why the chain closes every connection (its certificate could not be loaded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class Explanation:
         }
 
     def render_text(self) -> str:
-        return "\n".join(_render(self)) + "\n"
+        return "\n".join(_render(self))
 
 
 def explain(table: RoutingTable, request: RequestView, rng: Rng = random.random) -> Explanation:
@@ -130,23 +131,24 @@ def explain(table: RoutingTable, request: RequestView, rng: Rng = random.random)
         chain_step = ChainStep(False, request.sni, available_server_names=listener.server_names)
         return _done(request, decision, listener_step, chain_step)
     compiled_chain = chain.compiled
+    hosts = compiled_chain.hosts
     chain_step = ChainStep(
         True,
         request.sni,
         chain.chain.name,
         chain.rule,
         chain.server_name,
-        "tcp" if compiled_chain.hosts is None else "http",
+        "tcp" if hosts is None else "http",
         listener.server_names,
+        chain.chain.disabled,
     )
+    if compiled_chain.closed is not None or hosts is None:
+        return _done(request, decision, listener_step, chain_step)
     host = select_vhost(compiled_chain, request.authority)
     normalized = normalize_host(request.authority)
     if host is None:
-        domains = compiled_chain.hosts.domains if compiled_chain.hosts is not None else ()
-        vhost_step = (
-            None if compiled_chain.hosts is None else VhostStep(False, normalized, available_domains=domains)
-        )
-        return _done(request, decision, listener_step, chain_step, vhost_step)
+        missing = VhostStep(False, normalized, available_domains=hosts.domains)
+        return _done(request, decision, listener_step, chain_step, missing)
     vhost = host.compiled
     vhost_step = VhostStep(
         True,
@@ -155,7 +157,7 @@ def explain(table: RoutingTable, request: RequestView, rng: Rng = random.random)
         host.domain,
         host.rule,
         vhost.vhost.require_tls,
-        compiled_chain.hosts.domains if compiled_chain.hosts is not None else (),
+        hosts.domains,
     )
     if tls_redirect(vhost, request) is not None:
         return _done(request, decision, listener_step, chain_step, vhost_step, redirected=True)
@@ -292,7 +294,8 @@ def _render(e: Explanation) -> list[str]:
             why = {"exact": "exact SNI", "wildcard": "wildcard SNI", "default": "chain without server names"}
             reason = why.get(c.rule, "plaintext listener")
             matched = f" {quote(c.server_name)}" if c.server_name else ""
-            lines.append(f"chain     {c.name} ({reason}{matched}; {c.handler})")
+            disabled = f"; disabled: {c.disabled}" if c.disabled else ""
+            lines.append(f"chain     {c.name} ({reason}{matched}; {c.handler}{disabled})")
     if e.vhost is not None:
         v = e.vhost
         if not v.found:
@@ -303,14 +306,14 @@ def _render(e: Explanation) -> list[str]:
             lines.append(f"vhost     {v.name} (domain {quote(v.domain)} by {v.rule} match{tls})")
     if e.tls_redirect:
         lines.append("routes    none tried: plaintext request to a virtual host that requires TLS")
-    label = "routes   "
+    label = "tried    "
     for trial in e.tried if e.winner is not None else ():
         lines.append(f"{label} #{trial.index} {trial.name or '(unnamed)'}: {trial.failure}")
         label = " " * 9
     if e.winner is not None:
         w = e.winner
         source = f" [{w.source}]" if w.source else ""
-        lines.append(f"{label} #{w.index} {w.name or '(unnamed)'}: matched ({w.condition}){source}")
+        lines.append(f"route     #{w.index} {w.name or '(unnamed)'} matched: {w.condition}{source}")
     elif e.vhost is not None and e.vhost.found and not e.tls_redirect:
         lines.append(f"routes    no route matched ({len(e.tried)} tried)")
         label = "closest  "

@@ -67,7 +67,7 @@ class Regex:
         try:
             self._compiled = compile_regex(pattern)
         except re2.error as exc:
-            self.error = str(exc) or "invalid RE2 pattern"
+            self.error = _error_text(exc)
             return
         if _ANCHOR_BOTH is not None:
             self._raw = getattr(self._compiled, "_regexp", None)
@@ -83,6 +83,14 @@ class Regex:
             return bool(raw.Match(_ANCHOR_BOTH, data, 0, len(data))[0][0] != -1)
         compiled = self._compiled
         return compiled is not None and compiled.fullmatch(text) is not None
+
+
+def _error_text(exc: Exception) -> str:
+    # google-re2 raises with the C++ message as bytes: show "missing ): (", not "b'missing ): ('".
+    detail = exc.args[0] if exc.args else ""
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    return str(detail) or "invalid RE2 pattern"
 
 
 def _literal_prefix(compiled: Any) -> str:

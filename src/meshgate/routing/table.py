@@ -153,6 +153,9 @@ class CompiledChain:
     chain: ir.FilterChain
     hosts: HostIndex | None  # None: the chain proxies TCP (no HTTP routing)
     tcp_picker: WeightedPicker | None = None  # TcpProxy destinations
+    # Prebuilt status-0 answer for chains that never serve a request: a TCP proxy ("tcp_proxy") or
+    # a chain whose certificate could not be loaded (`FilterChain.disabled`).
+    closed: LocalReply | None = None
 
 
 @dataclass(frozen=True, slots=True)
