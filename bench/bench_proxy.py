@@ -111,7 +111,9 @@ def started(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
     if missing:
-        print(f"bench_proxy: missing {', '.join(missing)} (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
+        needed = ", ".join(missing)
+        print(f"bench_proxy: missing {needed} (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
         return 2
     python = sys.executable
     processes: list[subprocess.Popen[bytes]] = []
@@ -140,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         log = (work / "meshgate.log").open("wb")
         processes.append(
             subprocess.Popen(
-                [python, "-m", "meshgate", "serve", "-f", str(config), "--bind", f"80=127.0.0.1:{meshgate_port}",
-                 "--admin", "off"],
+                [python, "-m", "meshgate", "serve", "-f", str(config),
+                 "--bind", f"80=127.0.0.1:{meshgate_port}", "--admin", "off"],
                 stdout=devnull,
                 stderr=log,
                 cwd=ROOT,
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in medians.items():
         print(f"{name:10s} {result.rps:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}")
     ok = ratio >= 0.35 and medians["meshgate"].p99_ms < 10.0
-    print(f"meshgate/nginx req/s ratio: {ratio:.2f} (target >= 0.35, p99 < 10 ms): {'PASS' if ok else 'FAIL'}")
+    verdict = "PASS" if ok else "FAIL"
+    print(f"meshgate/nginx req/s ratio: {ratio:.2f} (target >= 0.35, p99 < 10 ms): {verdict}")
     return 0 if ok else 1
 
 

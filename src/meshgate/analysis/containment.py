@@ -25,9 +25,10 @@ checking every value when B's other conditions leave finitely many). Whenever a 
 built and verified, the answer is "not proven" (`contained=False, witness=None`): analyzers never
 report a shadowed route they could not prove.
 
-Domain facts the model relies on (they are the matcher's): a path never contains '?' (the query is
-separate), so a path prefix containing '?' (which Envoy compares with path+query) is opaque; a query
-value never contains '&'; a query parameter whose name contains '&' or '=' can never be present.
+Domain facts the model relies on: a request path starts with '/' (Envoy rejects other forms before
+routing) and never contains '?' (the query is separate), so a path prefix containing '?' (which Envoy
+compares with path+query) is opaque; a query value never contains '&'; a query parameter whose name
+contains '&' or '=' can never be present.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ _FINITE_LIMIT = 256
 _PATH_FORBIDDEN = frozenset("?")
 _QUERY_FORBIDDEN = frozenset("&")
 _NO_CHARS: frozenset[str] = frozenset()
+_PATHS: Lang = literal("/", ignore_case=False, open=True)  # every request path starts with '/'
 _ABSENT = None  # the value of an optional attribute that is not in the request
 Attr = tuple[str, str]  # ("path", ""), ("method", ""), ("header", name), ("query", name)
 
@@ -83,8 +85,12 @@ def _string_cond(match: ir.StringMatch, forbidden: frozenset[str], negative: boo
         if regex.error:
             return _Cond((), lambda _value: False, key, negative)  # never matches
         return _Cond(None, regex.fullmatch, key, negative)
-    lang = literal(match.value, ignore_case=match.ignore_case, open=match.kind is ir.MatchKind.PREFIX,
-                   forbidden=forbidden)
+    lang = literal(
+        match.value,
+        ignore_case=match.ignore_case,
+        open=match.kind is ir.MatchKind.PREFIX,
+        forbidden=forbidden,
+    )
     return _Cond(lang, _lang_test(lang), key, negative)
 
 
@@ -166,7 +172,7 @@ class _Set:
     @classmethod
     def of(cls, attr: Attr, conds: Iterable[_Cond]) -> _Set:
         conds = tuple(conds)
-        plain = ANY
+        plain = _PATHS if attr[0] == "path" else ANY
         negatives: Lang = ()
         for cond in conds:
             if cond.lang is None:
@@ -190,16 +196,7 @@ class _Set:
 
     def finite_members(self) -> list[str] | None:
         """All present values when finitely many (opaque conditions applied), else None."""
-        candidates = enumerate_finite(self.plain, _FINITE_LIMIT)
-        if candidates is None:
-            return None
-        out = []
-        for value in candidates:
-            if any(p.accepts(value) for p in self.negatives):
-                continue
-            if self.respects_opaque(value):
-                out.append(value)
-        return out
+        return self._finite(self.plain)
 
     def outside(self, excluded: Lang, within: Lang | None = None) -> str | None:
         """A present value of this set (restricted to `within`) outside `excluded`; None if none.
@@ -228,7 +225,9 @@ class _Set:
         candidates = enumerate_finite(plain, _FINITE_LIMIT)
         if candidates is None:
             return None
-        return [v for v in candidates if not any(p.accepts(v) for p in self.negatives) and self.respects_opaque(v)]
+        return [
+            v for v in candidates if not any(p.accepts(v) for p in self.negatives) and self.respects_opaque(v)
+        ]
 
     def sample(self) -> str | None:
         """Some member: None means 'absent' when allowed. Raises _Empty / _Unknown."""
@@ -284,8 +283,13 @@ def _request(values: dict[Attr, str | None]) -> RequestView:
         return default if value is None else value
 
     return RequestView(
-        port=80, authority=get("authority", "example.com"), path=get("path", "/"), query=query,
-        method=get("method", "GET"), scheme=get("scheme", "http"), headers=headers,
+        port=80,
+        authority=get("authority", "example.com"),
+        path=get("path", "/"),
+        query=query,
+        method=get("method", "GET"),
+        scheme=get("scheme", "http"),
+        headers=headers,
     )
 
 
@@ -333,6 +337,7 @@ def contains(a: ir.RouteMatch, b: ir.RouteMatch) -> Containment:
     return Containment(True)
 
 
+@functools.lru_cache(maxsize=8192)
 def satisfiable(match: ir.RouteMatch) -> bool | None:
     """Whether some request matches `match` (None when undecided because of regexes)."""
     sets = {attr: _Set.of(attr, conds) for attr, conds in _conditions(match).items()}

@@ -106,6 +106,11 @@ def find_outside(x: Pattern, ys: Lang, forbidden: frozenset[str] = frozenset()) 
     """A string accepted by `x` and by none of `ys`, or None when `L(x) ⊆ ∪ L(ys)`.
 
     Strings never contain a `forbidden` character (the caller's alphabet excludes them)."""
+    if not ys:
+        # Nothing to avoid: the shortest member, lower-case letters first (the common case when
+        # sampling a value, so it skips the search).
+        chars = [max(cls - forbidden, default="") for cls in x.classes]
+        return None if "" in chars else "".join(chars)
     memo: dict[tuple[int, frozenset[int]], str | None] = {}
     horizon = max([len(x.classes), *(len(y.classes) for y in ys)]) + 1
 

@@ -171,7 +171,14 @@ class BackendProtocol(asyncio.Protocol):
     # --- WebSocket echo --------------------------------------------------------------------
 
     def _ws_accept(self, rest: bytes) -> None:
-        request = self.queue.pop() if self.queue else {"headers": {}}
+        request = self.queue.pop() if self.queue else {"headers": {}, "path": "", "keep_alive": False}
+        if request["path"] != "/ws":  # an upgrade elsewhere is refused: answer normally, then close
+            request["keep_alive"] = False
+            self.queue.append(request)
+            if not self.busy:
+                self.busy = True
+                asyncio.get_running_loop().create_task(self._drain_queue())
+            return
         key = request["headers"].get("sec-websocket-key", "")
         if not key:
             self._send(400, b"not a websocket handshake\n", close=True)

@@ -12,6 +12,8 @@ from meshgate import __version__
 
 # Explicit, alphabetised: a module missing here is a bug a test catches, not an import side effect.
 COMMANDS: tuple[str, ...] = (
+    "meshgate.cli.analyze",
+    "meshgate.cli.demo",
     "meshgate.cli.demo_backend",
     "meshgate.cli.explain",
     "meshgate.cli.routes",

@@ -1,156 +1,192 @@
 """Request/response heads: what the gateway removes, adds and rewrites (istio-semantics 8.3, 8.4).
 
-Headers travel as `(lower_name, name, value)` triples: the lower-case name is computed once, when
-parsed, and the original spelling is what goes on the wire. Everything here works on `str`
-(latin-1 decoded, so any byte round-trips) and encodes once at the end.
+Headers travel as `(lower_name, name, value)` byte triples: the lower-case name is computed once,
+when parsed, and the original spelling is what goes on the wire. Nothing is decoded on the hot
+path: routing sees headers through `LazyHeaders`, which decodes only if a route matches on headers.
+Header edits from VirtualServices (`HeaderEdits`, str) take a slower path that works on copies.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import Protocol
 
 from meshgate import ir
 from meshgate.proxy.local_reply import date_header, status_line
 
-Header = tuple[str, str, str]  # (lower-case name, name as sent, value)
+Header = tuple[bytes, bytes, bytes]  # (lower-case name, name as sent, value)
 
 # RFC 9110 §7.6.1: connection-specific fields a proxy must not forward, plus every name listed in
 # `Connection`. `proxy-connection` is the pre-standard spelling still sent by some clients.
-HOP_BY_HOP = frozenset({"connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade"})
+HOP_BY_HOP = frozenset(
+    {b"connection", b"proxy-connection", b"keep-alive", b"te", b"transfer-encoding", b"upgrade"}
+)
 
 # Request fields the gateway replaces or re-frames itself.
 _REQUEST_DROP = HOP_BY_HOP | {
-    "host",
-    "content-length",
-    "expect",  # `100-continue` is answered by the gateway (Envoy's default, proxy_100_continue off)
-    "x-forwarded-for",  # re-emitted with the client appended
-    "x-forwarded-proto",  # overwritten: numTrustedProxies = 0
-    "x-request-id",  # overwritten on edge requests (8.3.1)
+    b"host",
+    b"content-length",
+    b"expect",  # `100-continue` is answered by the gateway (Envoy's default, proxy_100_continue off)
+    b"x-forwarded-for",  # re-emitted with the client appended
+    b"x-forwarded-proto",  # overwritten: numTrustedProxies = 0
+    b"x-request-id",  # overwritten on edge requests (8.3.1)
 }
-_RESPONSE_DROP = HOP_BY_HOP | {"content-length", "server"}
+# Response fields the gateway re-frames or overwrites (`server: istio-envoy`, 8.4); `date` is
+# special only in that its absence is noticed.
+RESPONSE_OWNED = HOP_BY_HOP | {b"content-length", b"server", b"date"}
+_ENVOY_PREFIX = b"x-envoy-"  # external requests may not steer the gateway (8.4)
+_PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b"upgrade"})  # Connection values naming no field
+PLAIN_CONNECTION = _PLAIN_TOKENS
+_ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
+
+
+class _Head(Protocol):
+    connection: bytes
+    headers: list[Header]
+
+
+class _Response(Protocol):
+    connection: bytes
+    lines: list[bytes]  # "name: value\r\n" as received, minus what the gateway owns
+    has_date: bool
 
 _rand = random.Random()
 
 
-def new_request_id() -> str:
-    """A random (version 4) UUID, without the os.urandom syscall `uuid.uuid4()` makes."""
-    value = _rand.getrandbits(128)
-    value = (value & ~(0xF000 << 64) | (4 << 76)) & ~(0xC000 << 48) | (0x8000 << 48)
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+_bits = _rand.getrandbits
 
 
-def connection_tokens(value: str) -> frozenset[str]:
-    return frozenset(token.strip().lower() for token in value.split(",") if token.strip())
+ID_FORMAT = b"%08x-%04x-4%03x-%04x-%012x"
+
+
+def new_request_id() -> bytes:
+    """A random (version 4) UUID, without the os.urandom syscall `uuid.uuid4()` makes
+    (forward.py inlines this on the hot path)."""
+    return ID_FORMAT % (_bits(32), _bits(16), _bits(12), 0x8000 | _bits(14), _bits(48))
+
+
+@lru_cache(maxsize=256)
+def connection_tokens(value: bytes) -> frozenset[bytes]:
+    """Names listed in a `Connection` header (lower-case); cached, the values repeat."""
+    return frozenset(token.strip().lower() for token in value.split(b",") if token.strip())
+
+
+class LazyHeaders(Mapping[str, str]):
+    """RequestView.headers: lower-case str names, repeated values joined by ",", decoded on first use."""
+
+    __slots__ = ("_map", "_raw")
+
+    def __init__(self, raw: Sequence[Header]) -> None:
+        self._raw = raw
+        self._map: dict[str, str] | None = None
+
+    def _build(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for lower, _, value in self._raw:
+            key = lower.decode("latin-1")
+            text = value.decode("latin-1")
+            previous = out.get(key)
+            out[key] = text if previous is None else f"{previous},{text}"
+        self._map = out
+        return out
+
+    def __getitem__(self, key: str) -> str:
+        return (self._map if self._map is not None else self._build())[key]
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return (self._map if self._map is not None else self._build()).get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map if self._map is not None else self._build())
+
+    def __len__(self) -> int:
+        return len(self._map if self._map is not None else self._build())
+
+    def __repr__(self) -> str:
+        return f"LazyHeaders({dict(self)!r})"
 
 
 def apply_edits(headers: list[Header], edits: ir.HeaderEdits) -> list[Header]:
-    """Envoy's order (HeaderParser::evaluateHeaders): remove first, then set (replace), then add."""
+    """Envoy's order (HeaderParser::evaluateHeaders): remove first, then set (replace), then add.
+    `host`/`:authority` are left to routing (upstream_authority)."""
     if edits.remove:
-        removed = {name.lower() for name in edits.remove}
+        removed = {name.lower().encode("latin-1") for name in edits.remove}
         headers = [h for h in headers if h[0] not in removed]
     for name, value in edits.set:
-        lower = name.lower()
-        if lower in ("host", ":authority"):
-            continue  # authority rewrites are decided by routing (upstream_authority)
+        lower = name.lower().encode("latin-1")
+        if lower in (b"host", b":authority"):
+            continue
         headers = [h for h in headers if h[0] != lower]
-        headers.append((lower, name, value))
+        headers.append((lower, name.encode("latin-1"), value.encode("latin-1")))
     for name, value in edits.add:
-        lower = name.lower()
-        if lower not in ("host", ":authority"):
-            headers.append((lower, name, value))
+        lower = name.lower().encode("latin-1")
+        if lower not in (b"host", b":authority"):
+            headers.append((lower, name.encode("latin-1"), value.encode("latin-1")))
     return headers
 
 
-def _serialize(first_line: bytes, headers: Iterable[Header], tail: str) -> bytes:
-    text = "".join([f"{name}: {value}\r\n" for _, name, value in headers]) + tail + "\r\n"
-    return first_line + text.encode("latin-1")
+def _emit(parts: list[bytes], headers: Sequence[Header]) -> None:
+    for _, name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
 
 
 def upstream_request_head(
-    *,
-    method: str,
-    target: str,
-    authority: str,
-    headers: Sequence[Header],
-    connection: str,
-    client_address: str,
-    scheme: str,
-    request_id: str,
+    request_line: bytes,
+    head: _Head,
+    gateway: bytes,
     edits: Sequence[ir.HeaderEdits],
-    body: str,
-    upgrade: str = "",
-    original_path: str = "",
-    timeout_ms: int = 0,
+    framing: bytes,
 ) -> bytes:
-    """The head sent upstream. `body` is the framing line ("content-length: N\\r\\n",
-    "transfer-encoding: chunked\\r\\n" or ""); `connection` the client's Connection value."""
-    drop_extra = connection_tokens(connection) if connection else frozenset()
-    xff = ""
-    kept: list[Header] = [("host", "host", authority)]
-    for header in headers:
-        lower = header[0]
-        if lower in _REQUEST_DROP or lower in drop_extra:
-            if lower == "x-forwarded-for":
-                xff = f"{xff},{header[2]}" if xff else header[2]
-            continue
-        if lower.startswith("x-envoy-"):
-            continue  # external requests may not steer the gateway (8.4)
-        kept.append(header)
-    kept.append(("x-forwarded-for", "x-forwarded-for", f"{xff},{client_address}" if xff else client_address))
-    kept.append(("x-forwarded-proto", "x-forwarded-proto", scheme))
-    kept.append(("x-request-id", "x-request-id", request_id))
-    kept.append(("x-envoy-external-address", "x-envoy-external-address", client_address))
-    if original_path:
-        kept.append(("x-envoy-original-path", "x-envoy-original-path", original_path))
-    if timeout_ms:
-        kept.append(("x-envoy-expected-rq-timeout-ms", "x-envoy-expected-rq-timeout-ms", str(timeout_ms)))
+    """The head sent upstream when the fast path in forward.py does not apply: the client's
+    `Connection` lists header names to drop, or the route/destination edits request headers.
+
+    `request_line` includes the host line, `gateway` the lines the gateway sets (x-forwarded-for,
+    x-request-id, ...), `framing` the body framing lines.
+    """
+    connection = head.connection
+    drop_extra = connection_tokens(connection) - _PLAIN_TOKENS if connection else frozenset()
+    dropped = _REQUEST_DROP | drop_extra
+    kept = [h for h in head.headers if h[0] not in dropped and not h[0].startswith(_ENVOY_PREFIX)]
+    kept += _parse_lines(gateway)
     for edit in edits:
         if edit:
             kept = apply_edits(kept, edit)
-    kept.append(("x-envoy-attempt-count", "x-envoy-attempt-count", "1"))
-    tail = body
-    if upgrade:
-        tail += f"connection: upgrade\r\nupgrade: {upgrade}\r\n"
-    return _serialize(f"{method} {target} HTTP/1.1\r\n".encode("latin-1"), kept, tail)
+    parts = [request_line]
+    _emit(parts, kept)
+    parts += (_ATTEMPT, framing, b"\r\n")
+    return b"".join(parts)
 
 
 def downstream_response_head(
-    *,
     status: int,
-    reason: bytes,
-    headers: Sequence[Header],
-    connection: str,
-    server: str,
-    framing: str,
-    service_time_ms: int,
+    response: _Response,
+    gateway: bytes,
     edits: Sequence[ir.HeaderEdits],
-    close: bool,
-    upgrade: str = "",
+    framing: bytes,
 ) -> bytes:
-    """The head sent to the client for a proxied response. `framing` as in upstream_request_head."""
-    drop_extra = connection_tokens(connection) if connection else frozenset()
-    kept: list[Header] = []
-    has_date = False
-    for header in headers:
-        lower = header[0]
-        if lower in _RESPONSE_DROP or lower in drop_extra:
-            continue
-        if lower == "date":
-            has_date = True
-        kept.append(header)
-    if not has_date:
-        kept.append(("date", "date", date_header().decode("ascii")))
-    kept.append(("server", "server", server))
-    if service_time_ms >= 0:
-        kept.append(("x-envoy-upstream-service-time", "x-envoy-upstream-service-time", str(service_time_ms)))
+    """The head sent to the client when the fast path in forward.py does not apply: the backend's
+    `Connection` lists header names, or the route/destination edits response headers."""
+    connection = response.connection
+    drop_extra = connection_tokens(connection) - _PLAIN_TOKENS if connection else frozenset()
+    kept = [h for h in _parse_lines(b"".join(response.lines)) if h[0] not in drop_extra]
+    parts = [status_line(status)]
+    if not response.has_date:
+        parts += (b"date: ", date_header(), b"\r\n")
+    kept += _parse_lines(gateway)
     for edit in edits:
         if edit:
             kept = apply_edits(kept, edit)
-    tail = framing
-    if upgrade:
-        tail += f"connection: upgrade\r\nupgrade: {upgrade}\r\n"
-    elif close:
-        tail += "connection: close\r\n"
-    return _serialize(status_line(status, reason), kept, tail)
+    _emit(parts, kept)
+    parts += (framing, b"\r\n")
+    return b"".join(parts)
+
+
+def _parse_lines(block: bytes) -> list[Header]:
+    out: list[Header] = []
+    for line in block.split(b"\r\n"):
+        if line:
+            name, _, value = line.partition(b": ")
+            out.append((name.lower(), name, value))
+    return out

@@ -36,10 +36,20 @@ from meshgate.proxy.errors import (
     ProxyError,
     VersionRefused,
 )
-from meshgate.proxy.forward import Exchange, RequestHead
-from meshgate.proxy.headers import Header
+from meshgate.proxy.forward import Exchange
+from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION, Header
+from meshgate.proxy.message import RequestHead
 from meshgate.proxy.paths import split_target
 from meshgate.proxy.tunnel import Tunnel
+
+# Request headers the gateway reads itself, collected while parsing (repeats joined by ",").
+_SPECIAL = frozenset(
+    {b"connection", b"content-length", b"transfer-encoding", b"expect", b"upgrade"}
+    | {b"x-forwarded-for"}
+)
+# ... and those it never forwards as received: hop-by-hop (RFC 9110 §7.6.1), framing, and the
+# forwarding headers it rewrites (x-forwarded-proto and x-request-id are overwritten, 8.3/8.4).
+_GATEWAY_OWNED = _SPECIAL | HOP_BY_HOP | {b"host", b"x-forwarded-proto", b"x-request-id"}
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -55,13 +65,17 @@ class HttpProtocol(asyncio.Protocol):
         "_head_since",
         "_head_size",
         "_headers",
+        "_host",
         "_idle_since",
+        "_lines",
         "_read_paused",
+        "_special",
         "_tunnel_buffer",
         "_url",
         "_watchdog",
         "bind",
         "client_ip",
+        "client_ip_bytes",
         "closed",
         "closing",
         "ctx",
@@ -80,6 +94,7 @@ class HttpProtocol(asyncio.Protocol):
         "receiving",
         "remote_address",
         "scheme",
+        "scheme_bytes",
         "sni",
         "transport",
         "tunnel",
@@ -96,6 +111,7 @@ class HttpProtocol(asyncio.Protocol):
         self.port = port  # the Gateway server port (RequestView.port), not the listen port
         self.bind = bind
         self.scheme = scheme
+        self.scheme_bytes = scheme.encode("ascii")
         self.sni: str | None = None
         # per connection
         self.parser = httptools.HttpRequestParser(self)
@@ -112,10 +128,14 @@ class HttpProtocol(asyncio.Protocol):
         self._read_paused = 0
         self._watchdog: asyncio.TimerHandle | None = None
         self.client_ip = self.local_address = self.remote_address = ""
+        self.client_ip_bytes = b""
         self._idle_since = self._head_since = 0.0
         # per request (head being parsed)
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers: list[Header] = []
+        self._lines: list[bytes] = []  # "name: value\r\n" of headers forwarded as they are
+        self._host = b""
+        self._special: dict[bytes, bytes] = {}  # the few headers the gateway reads itself
         self._head_size = 0
         self._head_prev = 0
 
@@ -127,6 +147,7 @@ class HttpProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = str(peer[0])
+            self.client_ip_bytes = self.client_ip.encode("latin-1")
             self.remote_address = f"{peer[0]}:{peer[1]}"
         local = transport.get_extra_info("sockname")
         if local:
@@ -211,10 +232,13 @@ class HttpProtocol(asyncio.Protocol):
             deferred, self.deferred = self.deferred, []
             for exchange in deferred:
                 exchange.emit_pending_reply()
-        self.flush()
+        if self.out:
+            self.flush()
         current = self.current
-        if current is not None and current.conn is not None:
-            current.conn.flush()
+        if current is not None:
+            conn = current.conn
+            if conn is not None and conn.out:
+                conn.flush()
 
     # --- httptools callbacks ---------------------------------------------------------------
 
@@ -222,6 +246,9 @@ class HttpProtocol(asyncio.Protocol):
         self.in_head = True
         self._url = b""
         self._headers = []
+        self._lines = []
+        self._special = {}
+        self._host = b""
         self._head_size = 0
         self._head_since = self.loop.time()
 
@@ -231,66 +258,68 @@ class HttpProtocol(asyncio.Protocol):
             raise HeaderTooLarge("request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-        self._head_size += len(name) + len(value) + 4
-        if self._head_size > self.limits.max_header_bytes:
-            raise HeaderTooLarge("request headers too large")
-        if len(self._headers) > self.limits.max_header_count:
-            raise HeaderTooLarge("too many request headers")
+        lower = name.lower()
+        self._headers.append((lower, name, value))
+        self._head_size += len(name) + len(value)
+        if lower in _GATEWAY_OWNED:
+            if lower == b"host":
+                self._host = value
+            elif lower in _SPECIAL:
+                special = self._special
+                previous = special.get(lower)
+                special[lower] = value if previous is None else previous + b"," + value
+        elif not lower.startswith(b"x-envoy-"):  # external requests may not steer the gateway (8.4)
+            self._lines.append(b"%s: %s\r\n" % (name, value))
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         self._head_prev = 0
         parser = self.parser
-        headers: list[Header] = []
-        lower: dict[str, str] = {}
-        for raw_name, raw_value in self._headers:
-            name = raw_name.decode("latin-1")
-            key = name.lower()
-            value = raw_value.decode("latin-1")
-            headers.append((key, name, value))
-            previous = lower.get(key)
-            lower[key] = value if previous is None else f"{previous},{value}"
-        target = self._url.decode("latin-1")
-        version = parser.get_http_version()
-        method = parser.get_method().decode("latin-1")
+        special = self._special
+        head = RequestHead()
+        head.method_bytes = method = parser.get_method()
+        head.method = method.decode("latin-1")
+        head.is_head = method == b"HEAD"
+        head.target = target = self._url.decode("latin-1")
+        head.headers = headers = self._headers
+        head.lines = self._lines
+        head.keep_alive = parser.should_keep_alive()
         error: ProxyError | None = None
-        authority, path, query = "", target, ""
         try:
-            authority, path, query = split_target(target)
+            authority, head.path, head.query = split_target(target)
         except DownstreamError as exc:
             error = exc
-        authority = authority or lower.get("host", "")
-        content_length: int | None = None
-        length_text = lower.get("content-length")
-        if length_text is not None:
-            content_length = int(length_text)  # httptools rejected non-digits and duplicates
-        chunked = "transfer-encoding" in lower
-        if error is None:
-            if version != "1.1":
-                error = VersionRefused("HTTP/1.0 is not accepted")
-            elif not authority:
-                error = DownstreamError("missing host header", details="missing_host_header")
-            elif "\x00" in target:
-                error = DownstreamError("NUL in request target")
-            elif self.limits.max_body_bytes and (content_length or 0) > self.limits.max_body_bytes:
-                error = BodyTooLarge("content-length above the limit")
-        upgrade = lower.get("upgrade", "") if parser.should_upgrade() else ""
-        head = RequestHead(
-            method=method,
-            target=target,
-            path=path,
-            query=query,
-            version=version,
-            headers=headers,
-            lower=lower,
-            authority=authority,
-            keep_alive=parser.should_keep_alive(),
-            content_length=content_length,
-            chunked=chunked,
-            upgrade=upgrade,
-            expect_continue=lower.get("expect", "").lower() == "100-continue",
-        )
+            authority = ""
+        if not authority:
+            authority = self._host.decode("latin-1")
+        head.authority = authority
+        if special:
+            length = special.get(b"content-length")
+            if length is not None:
+                head.content_length = int(length)  # httptools rejected non-digits and duplicates
+            head.chunked = b"transfer-encoding" in special
+            if parser.should_upgrade():
+                head.upgrade = special.get(b"upgrade", b"")
+            expect = special.get(b"expect")
+            head.expect_continue = expect is not None and expect.lower() == b"100-continue"
+            connection = special.get(b"connection")
+            if connection is not None and connection.lower() not in PLAIN_CONNECTION:
+                head.connection = connection  # names fields to drop: the slower head path
+            head.xff = special.get(b"x-forwarded-for", b"")
+        limits = self.limits
+        if error is not None:
+            pass
+        elif self._head_size + 4 * len(headers) + len(target) > limits.max_header_bytes:
+            error = HeaderTooLarge("request headers too large")
+        elif len(headers) > limits.max_header_count:
+            error = HeaderTooLarge("too many request headers")
+        elif parser.get_http_version() != "1.1":
+            head.version = parser.get_http_version()
+            error = VersionRefused("HTTP/1.0 is not accepted")
+        elif not authority:
+            error = DownstreamError("missing host header", details="missing_host_header")
+        elif limits.max_body_bytes and (head.content_length or 0) > limits.max_body_bytes:
+            error = BodyTooLarge("content-length above the limit")
         exchange = Exchange(self, head, error)
         if error is not None:
             # Answered in order, then the connection closes; nothing of it goes upstream.
@@ -326,7 +355,8 @@ class HttpProtocol(asyncio.Protocol):
                 exchange.start()
             finally:
                 self._advancing = False
-            self._advance()
+            if self.current is None and self.queue:
+                self._advance()  # it finished at once and requests are waiting
         else:
             self.queue.append(exchange)
             self.pause_reading(self.PAUSE_PIPELINE)
@@ -339,7 +369,10 @@ class HttpProtocol(asyncio.Protocol):
             self.close()
             return
         self._idle_since = self.loop.time()
-        self._advance()
+        if self.queue:
+            self._advance()
+        elif self._read_paused & self.PAUSE_PIPELINE:
+            self.resume_reading(self.PAUSE_PIPELINE)
 
     def _advance(self) -> None:
         if self._advancing:
@@ -371,20 +404,14 @@ class HttpProtocol(asyncio.Protocol):
             receiving.fail_request(err)
             return
         try:
-            method = self.parser.get_method().decode("latin-1") if self._url else "-"
+            method = self.parser.get_method() if self._url else b"-"
         except httptools.HttpParserError:
-            method = "-"
-        head = RequestHead(
-            method=method,
-            target=self._url.decode("latin-1") or "-",
-            path="",
-            query="",
-            version="1.1",
-            headers=[],
-            lower={},
-            authority="",
-            keep_alive=False,
-        )
+            method = b"-"
+        head = RequestHead()
+        head.method_bytes = method
+        head.method = method.decode("latin-1")
+        head.target = self._url.decode("latin-1") or "-"
+        head.keep_alive = False
         self._enqueue(Exchange(self, head, err))
 
     def _stop_parsing(self) -> None:

@@ -39,7 +39,7 @@ class Tunnel:
             conn.flush()
         proto.resume_reading(proto.PAUSE_TUNNEL)
         self._timer: asyncio.TimerHandle | None = loop.call_later(
-            exchange.ctx.limits.tunnel_idle_timeout, self._check_idle
+            proto.limits.tunnel_idle_timeout, self._check_idle
         )
 
     def from_downstream(self, data: bytes) -> None:
@@ -77,7 +77,7 @@ class Tunnel:
         self._timer = None
         if self._closed:
             return
-        timeout = self.exchange.ctx.limits.tunnel_idle_timeout
+        timeout = self.proto.limits.tunnel_idle_timeout
         remaining = self.last_activity + timeout - self.proto.loop.time()
         if remaining > 0:
             self._timer = self.proto.loop.call_later(remaining, self._check_idle)

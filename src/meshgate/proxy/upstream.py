@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from time import monotonic as _monotonic
 from typing import Protocol, cast
 
 import httptools
 
 from meshgate import ir
 from meshgate.proxy.errors import Overflow, UpstreamError, UpstreamProtocol, connect_error
-from meshgate.proxy.headers import Header
+from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
 from meshgate.proxy.limits import Limits
 from meshgate.proxy.stats import Stats
 
@@ -62,16 +63,17 @@ class UpstreamConnection(asyncio.Protocol):
         "_informational",
         "chunked",
         "closed",
+        "connection",
+        "has_date",
         "head_only",
-        "headers",
         "idle_since",
         "length",
+        "lines",
         "local_address",
         "out",
         "parser",
         "pool",
         "read_paused",
-        "reason",
         "requests",
         "reusable",
         "sink",
@@ -95,10 +97,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0
         self.local_address = ""
         # the response head being received (read by the sink in on_response_head)
-        self.headers: list[Header] = []
-        self.reason = b""
-        self.length = ""  # content-length as sent, "" when absent
-        self.chunked = False
+        self.lines: list[bytes] = []  # "name: value\r\n" forwarded as received
+        self.length = b""  # content-length as sent, b"" when absent
+        self.connection = b""
+        self.chunked = self.has_date = False
         self._informational = False
         self._detached = False
 
@@ -159,23 +161,25 @@ class UpstreamConnection(asyncio.Protocol):
     # --- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self.headers = []
-        self.reason = b""
-        self.length = ""
-        self.chunked = False
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
+        self.lines = []
+        self.length = self.connection = b""
+        self.chunked = self.has_date = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        text = name.decode("latin-1")
-        lower = text.lower()
-        decoded = value.decode("latin-1")
-        if lower == "content-length":
-            self.length = decoded
-        elif lower == "transfer-encoding":
-            self.chunked = decoded.lower().endswith("chunked")
-        self.headers.append((lower, text, decoded))
+        lower = name.lower()
+        if lower in RESPONSE_OWNED:
+            if lower == b"content-length":
+                self.length = value
+            elif lower == b"transfer-encoding":
+                self.chunked = value.lower().endswith(b"chunked")
+            elif lower == b"connection" and value.lower() not in PLAIN_CONNECTION:
+                # names other fields to drop (keep-alive/close themselves come from httptools)
+                self.connection = value if not self.connection else self.connection + b"," + value
+            elif lower == b"date":
+                self.has_date = True
+                self.lines.append(b"%s: %s\r\n" % (name, value))
+        else:
+            self.lines.append(b"%s: %s\r\n" % (name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -241,24 +245,30 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 class EndpointPool:
-    __slots__ = ("address", "cluster", "idle", "key", "pools", "port", "waiters")
+    """Connections to one endpoint of one cluster. `state` is the cluster's shared accounting."""
 
-    def __init__(self, pools: UpstreamPools, cluster: str, address: str, port: int) -> None:
+    __slots__ = ("address", "cluster", "idle", "key", "pools", "port", "state", "waiters")
+
+    def __init__(self, pools: UpstreamPools, state: _ClusterState, address: str, port: int) -> None:
         self.pools = pools
-        self.cluster = cluster
+        self.state = state
+        self.cluster = state.cluster.name
         self.address = address
         self.port = port
-        self.key = (cluster, address, port)
+        self.key = (self.cluster, address, port)
         self.idle: deque[UpstreamConnection] = deque()
-        self.waiters: deque[tuple[ResponseSink, ir.Cluster]] = deque()
+        self.waiters: deque[ResponseSink] = deque()
 
 
 class _ClusterState:
-    __slots__ = ("cluster", "connections", "pending", "ready", "rr")
+    """Per cluster name: the current `ir.Cluster` (limits), ready endpoints' pools, round-robin
+    position, connection and pending-request counts (circuit breakers)."""
+
+    __slots__ = ("cluster", "connections", "pending", "pools", "rr")
 
     def __init__(self, cluster: ir.Cluster) -> None:
         self.cluster = cluster
-        self.ready = tuple(e for e in cluster.endpoints if e.ready)
+        self.pools: tuple[EndpointPool, ...] = ()
         self.rr = 0
         self.connections = 0  # open or connecting
         self.pending = 0  # requests waiting for a connection slot
@@ -278,39 +288,44 @@ class UpstreamPools:
 
     # --- load balancing --------------------------------------------------------------------
 
-    def _state(self, cluster: ir.Cluster) -> _ClusterState:
+    def _refresh(self, cluster: ir.Cluster) -> _ClusterState:
+        """First use of a cluster, or a new snapshot's version of it: new endpoints and limits.
+        Endpoint pools (and their idle connections) survive when the endpoint stays."""
         state = self._clusters.get(cluster.name)
         if state is None:
             state = self._clusters[cluster.name] = _ClusterState(cluster)
-        elif state.cluster is not cluster:  # a new snapshot: new endpoints and limits
-            state.cluster = cluster
-            state.ready = tuple(e for e in cluster.endpoints if e.ready)
+        state.cluster = cluster
+        pools = []
+        for endpoint in cluster.endpoints:
+            if not endpoint.ready:
+                continue
+            key = (cluster.name, endpoint.address, endpoint.port)
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = EndpointPool(self, state, endpoint.address, endpoint.port)
+            pools.append(pool)
+        state.pools = tuple(pools)
         return state
 
-    def pick(self, cluster: ir.Cluster) -> ir.Endpoint | None:
-        """Round-robin over ready endpoints (also used for LEAST_REQUEST, see the README)."""
-        state = self._state(cluster)
-        ready = state.ready
-        if not ready:
+    def pick(self, cluster: ir.Cluster) -> EndpointPool | None:
+        """Round-robin over ready endpoints (also used for LEAST_REQUEST, see the README);
+        None when the cluster has no ready endpoint (503 UH)."""
+        state = self._clusters.get(cluster.name)
+        if state is None or state.cluster is not cluster:
+            state = self._refresh(cluster)
+        pools = state.pools
+        if not pools:
             return None
         index = state.rr
         state.rr = index + 1
-        return ready[index % len(ready)]
+        return pools[index % len(pools)]
 
     # --- connections -----------------------------------------------------------------------
 
-    def _pool(self, cluster: ir.Cluster, endpoint: ir.Endpoint) -> EndpointPool:
-        key = (cluster.name, endpoint.address, endpoint.port)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = EndpointPool(self, cluster.name, endpoint.address, endpoint.port)
-        return pool
-
     def acquire(
-        self, cluster: ir.Cluster, endpoint: ir.Endpoint, sink: ResponseSink, *, fresh: bool = False
+        self, pool: EndpointPool, sink: ResponseSink, *, fresh: bool = False
     ) -> UpstreamConnection | None:
         """An idle connection now, or None and a later callback. Raises Overflow (503 UO)."""
-        pool = self._pool(cluster, endpoint)
         if not fresh:
             idle = pool.idle
             while idle:
@@ -318,25 +333,26 @@ class UpstreamPools:
                 if not conn.closed and conn.reusable:
                     conn.sink = sink
                     return conn
-        state = self._state(cluster)
-        limits = cluster.connection_pool
+        state = pool.state
+        limits = state.cluster.connection_pool
         if state.connections < limits.max_connections:
-            self._connect(pool, state, sink)
+            self._connect(pool, sink)
             return None
         if state.pending < limits.max_pending_requests:
             state.pending += 1
-            pool.waiters.append((sink, cluster))
+            pool.waiters.append(sink)
             return None
         raise Overflow("connection pool overflow")
 
-    def _connect(self, pool: EndpointPool, state: _ClusterState, sink: ResponseSink) -> None:
-        state.connections += 1
-        task = asyncio.get_running_loop().create_task(self._open(pool, state, sink))
+    def _connect(self, pool: EndpointPool, sink: ResponseSink) -> None:
+        pool.state.connections += 1
+        task = asyncio.get_running_loop().create_task(self._open(pool, sink))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _open(self, pool: EndpointPool, state: _ClusterState, sink: ResponseSink) -> None:
+    async def _open(self, pool: EndpointPool, sink: ResponseSink) -> None:
         loop = asyncio.get_running_loop()
+        state = pool.state
         timeout = self.limits.upstream_connect_timeout or state.cluster.connection_pool.connect_timeout
         try:
             async with asyncio.timeout(timeout):
@@ -349,7 +365,7 @@ class UpstreamPools:
             if sink.waiting_upstream:
                 sink.on_upstream_failed(connect_error(exc))
                 sink.flush()
-            self._wake_waiter(pool, state)
+            self._wake_waiter(pool)
             return
         if self._closing:
             conn.transport.close()
@@ -365,26 +381,28 @@ class UpstreamPools:
     def release(self, conn: UpstreamConnection) -> None:
         """Called by the exchange when its response is complete (or abandoned)."""
         conn.sink = None
-        conn.resume_reading()
+        if conn.read_paused:
+            conn.resume_reading()
         if conn.head_only:
             conn.parser = httptools.HttpResponseParser(conn)
             conn.head_only = False
         if conn.closed:
             return
-        limit = self._clusters[conn.pool.cluster].cluster.connection_pool.max_requests_per_connection
+        pool = conn.pool
+        limit = pool.state.cluster.connection_pool.max_requests_per_connection
         if not conn.reusable or self._closing or (limit and conn.requests >= limit):
             conn.transport.close()
             return
-        pool = conn.pool
-        while pool.waiters:
-            sink, cluster = pool.waiters.popleft()
-            self._state(cluster).pending -= 1
+        waiters = pool.waiters
+        while waiters:
+            sink = waiters.popleft()
+            pool.state.pending -= 1
             if sink.waiting_upstream:
                 conn.sink = sink
                 sink.on_upstream_ready(conn)
                 conn.flush()
                 return
-        conn.idle_since = asyncio.get_running_loop().time()
+        conn.idle_since = _monotonic()
         pool.idle.append(conn)
         if self._sweeper is None:
             self._arm_sweeper()
@@ -392,29 +410,22 @@ class UpstreamPools:
     def on_closed(self, conn: UpstreamConnection) -> None:
         self.stats.upstream_cx_active -= 1
         pool = conn.pool
-        state = self._clusters.get(pool.cluster)
-        if state is not None:
-            state.connections -= 1
+        pool.state.connections -= 1
         with contextlib.suppress(ValueError):
             pool.idle.remove(conn)
-        if state is not None:
-            self._wake_waiter(pool, state)
+        self._wake_waiter(pool)
 
-    def _wake_waiter(self, pool: EndpointPool, state: _ClusterState) -> None:
+    def _wake_waiter(self, pool: EndpointPool) -> None:
         """A connection slot freed up: open a connection for the first request still waiting."""
+        state = pool.state
         while pool.waiters and state.connections < state.cluster.connection_pool.max_connections:
-            sink, cluster = pool.waiters.popleft()
-            self._state(cluster).pending -= 1
+            sink = pool.waiters.popleft()
+            state.pending -= 1
             if sink.waiting_upstream:
-                self._connect(pool, state, sink)
+                self._connect(pool, sink)
                 return
 
     # --- idle expiry -----------------------------------------------------------------------
-
-    def _idle_timeout(self, cluster: str) -> float:
-        state = self._clusters.get(cluster)
-        cluster_timeout = state.cluster.connection_pool.idle_timeout if state else 3600.0
-        return min(cluster_timeout, self.limits.upstream_idle_timeout)
 
     def _arm_sweeper(self) -> None:
         interval = max(0.05, min(self.limits.upstream_idle_timeout / 4, 5.0))
@@ -422,16 +433,15 @@ class UpstreamPools:
 
     def _sweep(self) -> None:
         self._sweeper = None
-        now = asyncio.get_running_loop().time()
+        now = _monotonic()
         any_idle = False
+        cap = self.limits.upstream_idle_timeout
         for pool in list(self._pools.values()):
-            timeout = self._idle_timeout(pool.cluster)
+            timeout = min(pool.state.cluster.connection_pool.idle_timeout, cap)
             idle = pool.idle
             while idle and now - idle[0].idle_since >= timeout:
                 idle.popleft().transport.close()
             any_idle = any_idle or bool(idle)
-            if not idle and not pool.waiters and pool.key[0] not in self._clusters:
-                del self._pools[pool.key]
         if any_idle:
             self._arm_sweeper()
 
