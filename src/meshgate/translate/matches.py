@@ -12,6 +12,7 @@ import re2
 
 from meshgate import ir
 from meshgate.resources.istio import HTTPMatchRequest, StringMatch
+from meshgate.routing.primitives import compile_regex
 from meshgate.translate.binding import resolve_gateway_name
 
 MAX_REGEX_LENGTH = 1024
@@ -54,7 +55,7 @@ def validate_regex(pattern: str, field: str) -> str:
     if len(pattern) > MAX_REGEX_LENGTH:
         raise MatchError(field, f"regex is longer than {MAX_REGEX_LENGTH} characters")
     try:
-        re2.compile(pattern)
+        compile_regex(pattern)  # the same compiled pattern routing will use; RE2 logs nothing
     except re2.error as exc:
         raise MatchError(field, f"invalid RE2 regex {pattern!r}: {exc}") from None
     return pattern
