@@ -240,6 +240,7 @@ class UpstreamConnection(asyncio.Protocol):
     def abort(self) -> None:
         self.reusable = False
         self.sink = None
+        self.out.clear()  # nothing of an abandoned request leaves
         if not self.closed:
             self.transport.abort()
 

@@ -67,7 +67,7 @@ class Regex:
         try:
             self._compiled = compile_regex(pattern)
         except re2.error as exc:
-            self.error = _error_text(exc)
+            self.error = regex_error_text(exc)
             return
         if _ANCHOR_BOTH is not None:
             self._raw = getattr(self._compiled, "_regexp", None)
@@ -85,7 +85,7 @@ class Regex:
         return compiled is not None and compiled.fullmatch(text) is not None
 
 
-def _error_text(exc: Exception) -> str:
+def regex_error_text(exc: Exception) -> str:
     # google-re2 raises with the C++ message as bytes: show "missing ): (", not "b'missing ): ('".
     detail = exc.args[0] if exc.args else ""
     if isinstance(detail, bytes):

@@ -12,7 +12,7 @@ import re2
 
 from meshgate import ir
 from meshgate.resources.istio import HTTPMatchRequest, StringMatch
-from meshgate.routing.primitives import compile_regex
+from meshgate.routing.primitives import compile_regex, regex_error_text
 from meshgate.translate.binding import resolve_gateway_name
 
 MAX_REGEX_LENGTH = 1024
@@ -57,7 +57,7 @@ def validate_regex(pattern: str, field: str) -> str:
     try:
         compile_regex(pattern)  # the same compiled pattern routing will use; RE2 logs nothing
     except re2.error as exc:
-        raise MatchError(field, f"invalid RE2 regex {pattern!r}: {exc}") from None
+        raise MatchError(field, f"invalid RE2 regex {pattern!r}: {regex_error_text(exc)}") from None
     return pattern
 
 
