@@ -238,55 +238,115 @@ class _ResponseReader:
             self.done.append(Response(self.parser.get_status_code(), self.headers, bytes(self.body)))
 
 
+class _ClientProtocol(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.eof = False
+        self.changed = asyncio.Event()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.changed.set()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.changed.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.changed.set()
+
+
 class Client:
-    """One client connection. `request()` writes raw bytes (or builds a request) and reads
-    responses; every read has a deadline."""
+    """One client connection. Writes raw bytes, reads and parses responses; every read has a
+    deadline, and bytes that arrived before a reset are still returned."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.proto = _ClientProtocol()
 
     async def __aenter__(self) -> Client:
-        self.reader, self.writer = await asyncio.open_connection(LOCAL, self.port)
+        await asyncio.get_running_loop().create_connection(lambda: self.proto, LOCAL, self.port)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def closed_by_peer(self) -> bool:
+        return self.proto.eof
+
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.writer.wait_closed(), 2)
-            self.writer = None
+        transport = self.proto.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+        await asyncio.sleep(0)
+
+    def abort(self) -> None:
+        if self.proto.transport is not None:
+            self.proto.transport.abort()
 
     def send(self, data: bytes) -> None:
-        assert self.writer is not None
-        self.writer.write(data)
+        transport = self.proto.transport
+        if transport is not None and not transport.is_closing() and not self.proto.eof:
+            transport.write(data)
+
+    async def _more(self) -> bool:
+        """Wait for more bytes or EOF; False at EOF with nothing new."""
+        if self.proto.eof:
+            return False
+        self.proto.changed.clear()
+        await self.proto.changed.wait()
+        return True
+
+    def take(self) -> bytes:
+        data = bytes(self.proto.buffer)
+        self.proto.buffer.clear()
+        return data
+
+    async def read_until(self, marker: bytes, timeout: float = 5.0) -> bytes:
+        async with asyncio.timeout(timeout):
+            while marker not in self.proto.buffer:
+                if not await self._more():
+                    break
+        data = self.take()
+        head, sep, rest = data.partition(marker)
+        self.proto.buffer += rest
+        return head + sep
+
+    async def read_some(self, timeout: float = 5.0) -> bytes:
+        async with asyncio.timeout(timeout):
+            while not self.proto.buffer:
+                if not await self._more():
+                    break
+        return self.take()
 
     async def read_responses(self, count: int = 1, *, head: bool = False, timeout: float = 5.0) -> list[Response]:
-        assert self.reader is not None
         reader = _ResponseReader(head_request=head)
-        leftover = b""
         async with asyncio.timeout(timeout):
             while len(reader.done) < count:
-                data = await self.reader.read(65536)
-                if not data:
+                data = self.take()
+                if data:
+                    try:
+                        reader.parser.feed_data(data)
+                    except httptools.HttpParserUpgrade as exc:
+                        self.proto.buffer += data[exc.args[0] :]
+                        break
+                    continue
+                if not await self._more():
                     break
-                try:
-                    reader.parser.feed_data(data)
-                except httptools.HttpParserUpgrade as exc:
-                    leftover = data[exc.args[0] :]
-                    break
-        if leftover:
-            self.reader.feed_data(leftover)  # type: ignore[attr-defined]
         return reader.done
 
     async def read_until_eof(self, timeout: float = 5.0) -> bytes:
-        assert self.reader is not None
         async with asyncio.timeout(timeout):
-            return await self.reader.read()
+            while await self._more():
+                pass
+        return self.take()
 
     async def get(self, path: str = "/", host: str = "example.com", **headers: str) -> Response:
         self.send(build_request("GET", path, host=host, headers=headers))

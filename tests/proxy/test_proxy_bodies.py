@@ -79,8 +79,7 @@ def test_expect_100_continue() -> None:
     async def main() -> None:
         async with Backend("b") as backend, _gateway_for(backend) as gw, Client(gw.port) as client:
             client.send(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-            assert client.reader is not None
-            interim = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), 3)
+            interim = await client.read_until(b"\r\n\r\n", timeout=3)
             assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
             client.send(b"hello")
             (response,) = await client.read_responses()
@@ -121,8 +120,7 @@ def test_websocket_echo_through_the_gateway() -> None:
                 b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
             )
-            assert client.reader is not None
-            head = await asyncio.wait_for(client.reader.readuntil(b"\r\n\r\n"), 3)
+            head = await client.read_until(b"\r\n\r\n", timeout=3)
             assert head.startswith(b"HTTP/1.1 101")
             assert b"upgrade: websocket" in head.lower() and b"server: istio-envoy" in head
             buffer = b""
@@ -130,7 +128,7 @@ def test_websocket_echo_through_the_gateway() -> None:
                 client.send(encode_frame(0x1, message, mask=os.urandom(4)))
                 frame = None
                 while frame is None:
-                    buffer += await asyncio.wait_for(client.reader.read(65536), 3)
+                    buffer += await client.read_some(timeout=3)
                     frame = parse_frame(buffer)
                 opcode, payload, used = frame
                 buffer = buffer[used:]

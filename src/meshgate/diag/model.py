@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,10 +94,16 @@ class Diagnostic:
         return (origin.file, origin.line, self.code, self.message)
 
 
+STRICT_ENV = "MESHGATE_STRICT_MESSAGES"
+
+
 class _Args(dict[str, str]):
-    """Template arguments; a placeholder nobody filled renders empty instead of raising."""
+    """Template arguments. In production a placeholder nobody filled renders empty rather than
+    crashing on user input; the test suite sets MESHGATE_STRICT_MESSAGES=1 so it fails instead."""
 
     def __missing__(self, key: str) -> str:
+        if os.environ.get(STRICT_ENV) == "1":
+            raise KeyError(f"message template placeholder {{{key}}} was not given")
         return ""
 
 

@@ -59,4 +59,5 @@ class ExactPath(Analyzer):
                     path=path.path,
                     path_type=shown,
                     example=f"{path.path.rstrip('/')}/green",
+                    star=f"{path.path.rstrip('/')}/*",
                 )
