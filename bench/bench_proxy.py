@@ -77,13 +77,11 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(port: int, duration: int, connections: int, threads: int) -> Result:
+def run_wrk(port: int, duration: int, connections: int, threads: int, cpus: str = "") -> Result:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    command.append(f"http://127.0.0.1:{port}/")
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}/"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=duration + 30,
+        pinned(command, cpus), check=True, capture_output=True, text=True, timeout=duration + 30
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -92,6 +90,10 @@ def run_wrk(port: int, duration: int, connections: int, threads: int) -> Result:
     if errors:
         print(f"  warning: {errors.group(1)} non-2xx responses on port {port}", file=sys.stderr)
     return Result(rps, p50, p99)
+
+
+def pinned(command: list[str], cpus: str) -> list[str]:
+    return ["taskset", "-c", cpus, *command] if cpus else command
 
 
 @contextlib.contextmanager
@@ -119,14 +121,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved repetitions (default 3)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per proxy (default 2)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin both proxies to the last CPU, wrk and the upstream to the others (the same "
+        "placement for nginx and meshgate; steadier numbers on small machines)",
+    )
     args = parser.parse_args(argv)
 
     missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
+    if args.pin and shutil.which("taskset") is None:
+        missing.append("taskset")
     if missing:
         needed = ", ".join(missing)
         print(f"bench_proxy: missing {needed} (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
         return 2
-    python = sys.executable
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) < 2:
+        print("bench_proxy: --pin needs at least two CPUs", file=sys.stderr)
+        return 2
+    proxy_cpus = str(cpus[-1]) if args.pin else ""
+    other_cpus = ",".join(str(cpu) for cpu in cpus[:-1]) if args.pin else ""
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp, started(processes):
         work = Path(tmp)
@@ -136,34 +151,37 @@ def main(argv: list[str] | None = None) -> int:
         proxy_conf = render("proxy.conf.tmpl", work / "proxy.conf", **values)
         config = render("meshgate.yaml.tmpl", work / "meshgate.yaml", **values)
         devnull = subprocess.DEVNULL
-        for conf in (upstream_conf, proxy_conf):
+        for conf, where in ((upstream_conf, other_cpus), (proxy_conf, proxy_cpus)):
+            command = pinned(["nginx", "-p", str(work), "-c", str(conf)], where)
+            processes.append(subprocess.Popen(command, stdout=devnull, stderr=devnull))
+        meshgate = [sys.executable, "-m", "meshgate", "serve", "-f", str(config)]
+        meshgate += ["--bind", f"80=127.0.0.1:{meshgate_port}", "--admin", "off"]
+        with (work / "meshgate.log").open("wb") as log:
             processes.append(
-                subprocess.Popen(["nginx", "-p", str(work), "-c", str(conf)], stdout=devnull, stderr=devnull)
+                subprocess.Popen(
+                    pinned(meshgate, proxy_cpus),
+                    stdout=devnull,
+                    stderr=log,
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                )
             )
-        log = (work / "meshgate.log").open("wb")
-        processes.append(
-            subprocess.Popen(
-                [python, "-m", "meshgate", "serve", "-f", str(config),
-                 "--bind", f"80=127.0.0.1:{meshgate_port}", "--admin", "off"],
-                stdout=devnull,
-                stderr=log,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-            )
-        )
         for port in (upstream_port, nginx_port, meshgate_port):
             wait_http(port)
         targets = {"nginx": nginx_port, "meshgate": meshgate_port}
         if args.warmup:
             for port in targets.values():
-                run_wrk(port, args.warmup, args.connections, args.threads)
+                run_wrk(port, args.warmup, args.connections, args.threads, other_cpus)
         results: dict[str, list[Result]] = {name: [] for name in targets}
         for rep in range(args.repeat):
             for name, port in targets.items():
-                result = run_wrk(port, args.duration, args.connections, args.threads)
+                result = run_wrk(port, args.duration, args.connections, args.threads, other_cpus)
                 results[name].append(result)
-                print(f"  run {rep + 1}/{args.repeat} {name:8s} {result.rps:10.0f} req/s  "
-                      f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms", flush=True)
+                print(
+                    f"  run {rep + 1}/{args.repeat} {name:8s} {result.rps:10.0f} req/s  "
+                    f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms",
+                    flush=True,
+                )
         medians = {
             name: Result(
                 statistics.median(r.rps for r in runs),
@@ -173,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, runs in results.items()
         }
     ratio = medians["meshgate"].rps / medians["nginx"].rps
-    print(f"\nmedians of {args.repeat} x {args.duration}s, wrk -t{args.threads} -c{args.connections}, "
-          f"{os.cpu_count()} CPUs")
+    placement = f"proxies on CPU {proxy_cpus}, wrk + upstream on CPU {other_cpus}" if args.pin else "unpinned"
+    print(
+        f"\nmedians of {args.repeat} x {args.duration}s, wrk -t{args.threads} -c{args.connections}, "
+        f"{os.cpu_count()} CPUs, {placement}"
+    )
     print(f"{'proxy':10s} {'req/s':>10s} {'p50 ms':>8s} {'p99 ms':>8s}")
     for name, result in medians.items():
         print(f"{name:10s} {result.rps:10.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}")

@@ -84,7 +84,9 @@ def config(
     port: int = 80,
 ) -> ir.Config:
     hosts = (*extra_hosts, ir.VirtualHost(name="main", domains=domains, routes=tuple(routes)))
-    chain = ir.FilterChain(name=f"http.{port}", server_names=(), handler=ir.HttpHandler(f"http.{port}", hosts))
+    chain = ir.FilterChain(
+        name=f"http.{port}", server_names=(), handler=ir.HttpHandler(f"http.{port}", hosts)
+    )
     listener = ir.Listener(name=f"0.0.0.0_{port}", port=port, chains=(chain,))
     return ir.Config(listeners=(listener,), clusters=tuple(sorted(clusters, key=lambda c: c.name)))
 
@@ -326,7 +328,9 @@ class Client:
                     break
         return self.take()
 
-    async def read_responses(self, count: int = 1, *, head: bool = False, timeout: float = 5.0) -> list[Response]:
+    async def read_responses(
+        self, count: int = 1, *, head: bool = False, timeout: float = 5.0
+    ) -> list[Response]:
         reader = _ResponseReader(head_request=head)
         async with asyncio.timeout(timeout):
             while len(reader.done) < count:

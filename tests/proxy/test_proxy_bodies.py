@@ -145,7 +145,9 @@ def test_websocket_echo_through_the_gateway() -> None:
 def test_upgrade_refused_by_backend_is_an_ordinary_response() -> None:
     async def main() -> None:
         async with Backend("b") as backend, _gateway_for(backend) as gw, Client(gw.port) as client:
-            client.send(b"GET /not-ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            client.send(
+                b"GET /not-ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            )
             data = await client.read_until_eof(timeout=3)
             assert data.startswith(b"HTTP/1.1 200") and b'"/not-ws"' in data
 

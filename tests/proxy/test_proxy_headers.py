@@ -15,21 +15,28 @@ def test_forwarding_headers_and_hop_by_hop_removal() -> None:
         async with Backend("b") as backend:
             svc = cluster("b", backend.port)
             async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
-                client.send(build_request("GET", "/h", host="shop.example:8080", headers=[
-                    ("X-Forwarded-For", "203.0.113.7"),
-                    ("X-Forwarded-Proto", "https"),
-                    ("X-Request-Id", "client-chosen"),
-                    ("X-Envoy-Retry-On", "5xx"),
-                    ("X-Envoy-Upstream-Rq-Timeout-Ms", "1"),
-                    ("Connection", "keep-alive, X-Secret-Hop"),
-                    ("X-Secret-Hop", "drop me"),
-                    ("Keep-Alive", "timeout=5"),
-                    ("TE", "trailers"),
-                    ("Proxy-Connection", "keep-alive"),
-                    ("User-Agent", "tests"),
-                    ("X-Custom", "a"),
-                    ("X-Custom", "b"),
-                ]))
+                client.send(
+                    build_request(
+                        "GET",
+                        "/h",
+                        host="shop.example:8080",
+                        headers=[
+                            ("X-Forwarded-For", "203.0.113.7"),
+                            ("X-Forwarded-Proto", "https"),
+                            ("X-Request-Id", "client-chosen"),
+                            ("X-Envoy-Retry-On", "5xx"),
+                            ("X-Envoy-Upstream-Rq-Timeout-Ms", "1"),
+                            ("Connection", "keep-alive, X-Secret-Hop"),
+                            ("X-Secret-Hop", "drop me"),
+                            ("Keep-Alive", "timeout=5"),
+                            ("TE", "trailers"),
+                            ("Proxy-Connection", "keep-alive"),
+                            ("User-Agent", "tests"),
+                            ("X-Custom", "a"),
+                            ("X-Custom", "b"),
+                        ],
+                    )
+                )
                 (response,) = await client.read_responses()
         seen = response.json()["headers"]
         assert seen["host"] == "shop.example:8080"  # preserved
@@ -86,7 +93,9 @@ def test_route_and_destination_header_edits() -> None:
                 "r",
                 svc,
                 request_headers=ir.HeaderEdits(
-                    set=(("X-Route", "route"), ("X-Both", "route")), add=(("X-Added", "1"),), remove=("x-drop",)
+                    set=(("X-Route", "route"), ("X-Both", "route")),
+                    add=(("X-Added", "1"),),
+                    remove=("x-drop",),
                 ),
                 response_headers=ir.HeaderEdits(set=(("X-Resp", "yes"),), remove=("content-type",)),
             )

@@ -14,12 +14,20 @@ from .test_proxy_failures import Scripted
 H = b"Host: x\r\n"
 
 CASES: dict[str, tuple[bytes, int]] = {
-    "invalid chunk size": (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", 400),
-    "content-length and transfer-encoding": (
-        b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "invalid chunk size": (
+        b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
         400,
     ),
-    "conflicting content-lengths": (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+    "content-length and transfer-encoding": (
+        b"POST / HTTP/1.1\r\n"
+        + H
+        + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        400,
+    ),
+    "conflicting content-lengths": (
+        b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        400,
+    ),
     "NUL in header value": (b"GET / HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n", 400),
     "NUL in header name": (b"GET / HTTP/1.1\r\n" + H + b"X-\x00A: a\r\n\r\n", 400),
     "space in header name": (b"GET / HTTP/1.1\r\n" + H + b"X A: a\r\n\r\n", 400),
@@ -30,7 +38,10 @@ CASES: dict[str, tuple[bytes, int]] = {
     "HTTP/1.0": (b"GET / HTTP/1.0\r\n" + H + b"\r\n", 426),
     "oversize header block": (b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
     "oversize request line": (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n" + H + b"\r\n", 431),
-    "too many headers": (b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n", 431),
+    "too many headers": (
+        b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n",
+        431,
+    ),
 }
 
 
@@ -61,16 +72,16 @@ def test_malformed_request_is_refused_and_never_forwarded(name: str) -> None:
 def test_oversize_head_sent_slowly_is_431() -> None:
     async def main() -> None:
         svc = cluster("b", 1)
-        async with gateway(config([route("r", svc)], [svc]), limits=Limits(max_header_bytes=4096)) as gw:
-            async with Client(gw.port) as client:
-                client.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                for _ in range(10):
-                    if client.closed_by_peer:
-                        break
-                    client.send(b"a" * 1000)
-                    await asyncio.sleep(0.02)
-                data = await client.read_until_eof(timeout=3)
-                assert data.startswith(b"HTTP/1.1 431 ")
+        limits = Limits(max_header_bytes=4096)
+        async with gateway(config([route("r", svc)], [svc]), limits=limits) as gw, Client(gw.port) as client:
+            client.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            for _ in range(10):
+                if client.closed_by_peer:
+                    break
+                client.send(b"a" * 1000)
+                await asyncio.sleep(0.02)
+            data = await client.read_until_eof(timeout=3)
+            assert data.startswith(b"HTTP/1.1 431 ")
 
     run(main())
 

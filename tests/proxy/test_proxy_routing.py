@@ -17,13 +17,21 @@ def test_routes_by_host_path_header_method_and_query() -> None:
             default, api, canary, post, query, other = bs
             c = {b.name: cluster(b.name, b.port) for b in bs}
             routes = [
-                route("canary", c["canary"], match=_match(
-                    path=ir.PathMatch(ir.PathMatchKind.PREFIX, "/api"),
-                    headers=(ir.HeaderMatch("x-canary", ir.StringMatch(ir.MatchKind.EXACT, "true")),))),
+                route(
+                    "canary",
+                    c["canary"],
+                    match=_match(
+                        path=ir.PathMatch(ir.PathMatchKind.PREFIX, "/api"),
+                        headers=(ir.HeaderMatch("x-canary", ir.StringMatch(ir.MatchKind.EXACT, "true")),),
+                    ),
+                ),
                 route("api", c["api"], prefix="/api"),
                 route("post", c["post"], match=_match(method=ir.StringMatch(ir.MatchKind.EXACT, "POST"))),
-                route("query", c["query"], match=_match(
-                    query=(ir.QueryMatch("v", ir.StringMatch(ir.MatchKind.EXACT, "2")),))),
+                route(
+                    "query",
+                    c["query"],
+                    match=_match(query=(ir.QueryMatch("v", ir.StringMatch(ir.MatchKind.EXACT, "2")),)),
+                ),
                 route("default", c["default"]),
             ]
             other_host = ir.VirtualHost("other", ("other.example",), (route("other", c["other-host"]),))
@@ -108,7 +116,13 @@ def test_pipelined_requests_are_answered_in_order() -> None:
                 )
                 client.send(burst)
                 responses = await client.read_responses(5)
-                assert [r.json()["path"] for r in responses] == ["/slow/1", "/fast/2", "/nowhere/3", "/slow/4", "/fast/5"]
+                assert [r.json()["path"] for r in responses] == [
+                    "/slow/1",
+                    "/fast/2",
+                    "/nowhere/3",
+                    "/slow/4",
+                    "/fast/5",
+                ]
                 assert (await client.get("/fast/6")).json()["path"] == "/fast/6"  # still usable
 
     run(main())
@@ -140,4 +154,3 @@ def test_path_is_normalized_before_routing_and_forwarding() -> None:
                 assert (await fetch(gw.port, "/public/%2e%2e/admin/x")).json()["name"] == "admin"
 
     run(main())
-

@@ -171,7 +171,8 @@ class BackendProtocol(asyncio.Protocol):
     # --- WebSocket echo --------------------------------------------------------------------
 
     def _ws_accept(self, rest: bytes) -> None:
-        request = self.queue.pop() if self.queue else {"headers": {}, "path": "", "keep_alive": False}
+        empty: dict[str, Any] = {"headers": {}, "path": "", "keep_alive": False}
+        request = self.queue.pop() if self.queue else empty
         if request["path"] != "/ws":  # an upgrade elsewhere is refused: answer normally, then close
             request["keep_alive"] = False
             self.queue.append(request)

@@ -11,7 +11,12 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from meshgate.proxy.headers import LazyHeaders
+
+if TYPE_CHECKING:
+    from meshgate.proxy.forward import Exchange
 
 FORMATS = ("off", "text", "json")
 
@@ -151,3 +156,38 @@ class AccessLog:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self.flush()
+
+
+def record_of(exchange: Exchange) -> LogRecord:
+    """The access-log fields of a finished exchange (built only when the log is on)."""
+    head = exchange.head
+    decision = exchange.decision
+    proto = exchange.proto
+    loop_now = proto.loop.time()
+    pool = exchange.pool
+    return LogRecord(
+        start_time=time.time() - (loop_now - exchange.started_at),
+        method=head.method,
+        path=(f"{head.path}?{head.query}" if head.query else head.path) or head.target,
+        protocol=f"HTTP/{head.version}",
+        response_code=exchange.status,
+        response_flags=exchange.flags,
+        response_code_details=exchange.details,
+        connection_termination_details="",
+        upstream_transport_failure_reason="",
+        bytes_received=exchange.bytes_received,
+        bytes_sent=exchange.bytes_sent,
+        duration=int((loop_now - exchange.started_at) * 1000),
+        upstream_service_time=str(exchange.service_time) if exchange.service_time >= 0 else "",
+        x_forwarded_for=exchange.xff.decode("latin-1"),
+        user_agent=LazyHeaders(head.headers).get("user-agent") or "",
+        request_id=exchange.request_id.decode("ascii"),
+        authority=head.authority,
+        upstream_host=f"{pool.address}:{pool.port}" if pool is not None else "",
+        upstream_cluster=decision.cluster.name if decision else "",
+        upstream_local_address=exchange.upstream_local,
+        downstream_local_address=proto.local_address,
+        downstream_remote_address=proto.remote_address,
+        requested_server_name=proto.sni or "",
+        route_name=exchange.route_name,
+    )

@@ -3,6 +3,7 @@ metrics record (Envoy %RESPONSE_FLAGS% and %RESPONSE_CODE_DETAILS%).
 
     ProxyError
     ├── DownstreamError          the client broke the protocol (400 DPE, 413, 431, 408, 426)
+    ├── DownstreamDisconnect     the client went away mid-exchange (DC, no answer)
     └── UpstreamError            the backend could not answer (502/503/504)
         ├── NoHealthyUpstream    503 UH
         ├── ConnectFailure       503 UF
@@ -80,6 +81,14 @@ class VersionRefused(DownstreamError):
     status = 426
     flags = ""
     details = "low_version"
+
+
+class DownstreamDisconnect(ProxyError):
+    """The client went away before the response was complete: no answer is possible (DC)."""
+
+    status = 0
+    flags = "DC"
+    details = "downstream_remote_disconnect"
 
 
 class UpstreamError(ProxyError):

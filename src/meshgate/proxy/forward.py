@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from typing import TYPE_CHECKING, cast
 
 from meshgate import ir, routing
 from meshgate.proxy import local_reply
-from meshgate.proxy.access_log import LogRecord
+from meshgate.proxy.access_log import record_of
 from meshgate.proxy.errors import (
+    DownstreamDisconnect,
     NoHealthyUpstream,
     ProxyError,
     UpstreamError,
@@ -279,10 +279,10 @@ class Exchange:
             proto.ctx.pools.release(conn)
             return
         self.conn = conn
-        conn.sink = self
         head = self.head
-        if head.is_head:
-            conn.head_only = True
+        conn.begin(self, head.is_head)
+        if proto.write_paused:  # the client is still behind on an earlier response
+            conn.pause_reading()
         if conn.requests:
             self.retried = True  # reused: may be stale, see on_upstream_lost
         conn.requests += 1
@@ -479,8 +479,8 @@ class Exchange:
             tunnel.downstream_lost()
             return
         if not self.response_done:
-            self.flags = self.flags or "DC"
-            self.details = self.details or "downstream_remote_disconnect"
+            self.flags = self.flags or DownstreamDisconnect.flags
+            self.details = self.details or DownstreamDisconnect.details
         self._drop_upstream()
         self._cancel_timer()
         self.close_after = True
@@ -550,38 +550,8 @@ class Exchange:
         requests = ctx.stats.requests
         requests[key] = requests.get(key, 0) + 1
         if ctx.access_log is not None:
-            ctx.access_log.write(self.record())
+            ctx.access_log.write(record_of(self))
+        if proto.read_paused_for(proto.PAUSE_UPSTREAM | proto.PAUSE_BUFFER):
+            # this exchange's backpressure must not outlive it
+            proto.resume_reading(proto.PAUSE_UPSTREAM | proto.PAUSE_BUFFER)
         proto.exchange_finished(self)
-
-    def record(self) -> LogRecord:
-        head = self.head
-        decision = self.decision
-        proto = self.proto
-        loop_now = proto.loop.time()
-        pool = self.pool
-        return LogRecord(
-            start_time=time.time() - (loop_now - self.started_at),
-            method=head.method,
-            path=(f"{head.path}?{head.query}" if head.query else head.path) or head.target,
-            protocol=f"HTTP/{head.version}",
-            response_code=self.status,
-            response_flags=self.flags,
-            response_code_details=self.details,
-            connection_termination_details="",
-            upstream_transport_failure_reason="",
-            bytes_received=self.bytes_received,
-            bytes_sent=self.bytes_sent,
-            duration=int((loop_now - self.started_at) * 1000),
-            upstream_service_time=str(self.service_time) if self.service_time >= 0 else "",
-            x_forwarded_for=self.xff.decode("latin-1"),
-            user_agent=LazyHeaders(head.headers).get("user-agent") or "",
-            request_id=self.request_id.decode("ascii"),
-            authority=head.authority,
-            upstream_host=f"{pool.address}:{pool.port}" if pool is not None else "",
-            upstream_cluster=decision.cluster.name if decision else "",
-            upstream_local_address=self.upstream_local,
-            downstream_local_address=proto.local_address,
-            downstream_remote_address=proto.remote_address,
-            requested_server_name=proto.sni or "",
-            route_name=self.route_name,
-        )

@@ -52,6 +52,7 @@ class _Response(Protocol):
     lines: list[bytes]  # "name: value\r\n" as received, minus what the gateway owns
     has_date: bool
 
+
 _rand = random.Random()
 
 

@@ -40,12 +40,12 @@ from meshgate.proxy.forward import Exchange
 from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION, Header
 from meshgate.proxy.message import RequestHead
 from meshgate.proxy.paths import split_target
+from meshgate.proxy.tls import ListenerTls
 from meshgate.proxy.tunnel import Tunnel
 
 # Request headers the gateway reads itself, collected while parsing (repeats joined by ",").
 _SPECIAL = frozenset(
-    {b"connection", b"content-length", b"transfer-encoding", b"expect", b"upgrade"}
-    | {b"x-forwarded-for"}
+    {b"connection", b"content-length", b"transfer-encoding", b"expect", b"upgrade"} | {b"x-forwarded-for"}
 )
 # ... and those it never forwards as received: hop-by-hop (RFC 9110 §7.6.1), framing, and the
 # forwarding headers it rewrites (x-forwarded-proto and x-request-id are overwritten, 8.3/8.4).
@@ -96,6 +96,7 @@ class HttpProtocol(asyncio.Protocol):
         "scheme",
         "scheme_bytes",
         "sni",
+        "tls",
         "transport",
         "tunnel",
         "write_paused",
@@ -103,7 +104,14 @@ class HttpProtocol(asyncio.Protocol):
 
     transport: asyncio.Transport
 
-    def __init__(self, ctx: ProxyContext, port: int, bind: str = "", scheme: str = "http") -> None:
+    def __init__(
+        self,
+        ctx: ProxyContext,
+        port: int,
+        bind: str = "",
+        scheme: str = "http",
+        tls: ListenerTls | None = None,
+    ) -> None:
         # server-wide
         self.ctx = ctx
         self.limits = ctx.limits
@@ -111,6 +119,7 @@ class HttpProtocol(asyncio.Protocol):
         self.port = port  # the Gateway server port (RequestView.port), not the listen port
         self.bind = bind
         self.scheme = scheme
+        self.tls = tls
         self.scheme_bytes = scheme.encode("ascii")
         self.sni: str | None = None
         # per connection
@@ -152,9 +161,8 @@ class HttpProtocol(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         if local:
             self.local_address = f"{local[0]}:{local[1]}"
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            self.sni = getattr(ssl_object, "server_hostname", None)
+        if self.tls is not None:
+            self.sni = self.tls.server_name(transport.get_extra_info("ssl_object"))
         self.ctx.connections.add(self)
         stats = self.ctx.stats
         stats.downstream_cx_total += 1
@@ -453,6 +461,9 @@ class HttpProtocol(asyncio.Protocol):
         if not self._read_paused and not self.closed:
             self.transport.pause_reading()
         self._read_paused |= reason
+
+    def read_paused_for(self, reasons: int) -> bool:
+        return bool(self._read_paused & reasons)
 
     def resume_reading(self, reason: int) -> None:
         if self._read_paused & reason:

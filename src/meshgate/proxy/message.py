@@ -81,5 +81,3 @@ class RequestHead:
     content_length: int | None = None
     chunked = expect_continue = False
     upgrade = connection = xff = b""
-
-

@@ -2,8 +2,9 @@
 
 Where a listener listens: `--bind PORT=HOST:PORT` for its server port if given, else
 `Listener.bind` and `Listener.effective_listen_port` (the Service targetPort when translation set
-one). Listeners whose chains this data plane cannot serve yet (TLS termination, TLS passthrough,
-TCP) are skipped and reported in `ProxyServer.skipped`, the rest is served.
+one). HTTPS listeners terminate TLS with the certificate of the chain the SNI selects (tls.py).
+Listeners whose chains this data plane cannot serve yet (TLS passthrough, TCP) are skipped and
+reported in `ProxyServer.skipped`, the rest is served.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from meshgate import ir
 from meshgate.proxy.context import ProxyContext
 from meshgate.proxy.http1 import HttpProtocol
+from meshgate.proxy.tls import TERMINATING, ListenerTls
 
 
 class ListenError(OSError):
@@ -49,13 +51,17 @@ def parse_address(text: str) -> tuple[str, int]:
 
 def unsupported_reason(listener: ir.Listener) -> str:
     """Why this data plane cannot serve the listener, or "" when it can."""
-    for chain in listener.chains:
-        if not isinstance(chain.handler, ir.HttpHandler):
-            return "TCP/TLS passthrough chains are not served by the HTTP/1.1 data plane yet"
-        if chain.tls is not None or chain.transport == "tls":
-            return "TLS termination is not implemented in the data plane yet"
-    if not listener.chains:
+    chains = listener.chains
+    if not chains:
         return "no filter chain"
+    if any(not isinstance(chain.handler, ir.HttpHandler) for chain in chains):
+        return "TLS passthrough and TCP chains need an L4 proxy, not in the HTTP/1.1 data plane yet"
+    tls = [chain for chain in chains if chain.tls is not None or chain.transport == "tls"]
+    if tls and len(tls) != len(chains):
+        return "plaintext and TLS chains on one port are not supported"
+    for chain in tls:
+        if chain.tls is None or chain.tls.mode not in TERMINATING:
+            return f"chain {chain.name}: TLS mode is not terminated by the data plane"
     return ""
 
 
@@ -66,6 +72,7 @@ class ProxyServer:
         self.servers: list[asyncio.Server] = []
         self.bound: list[BoundListener] = []
         self.skipped: list[tuple[ir.Listener, str]] = []
+        self.problems: list[str] = []  # served, but not everything: e.g. a chain without its certificate
         self.ready = False
 
     def plan(self, config: ir.Config) -> list[tuple[ir.Listener, str, int]]:
@@ -89,13 +96,27 @@ class ProxyServer:
             raise RuntimeError("no configuration to serve")
         loop = asyncio.get_running_loop()
         for listener, host, port in self.plan(snapshot.config):
+            tls: ListenerTls | None = None
+            if any(chain.tls is not None for chain in listener.chains):
+                tls = ListenerTls(listener, snapshot.table)
+                self.problems += [f"listener {listener.name}: {p}" for p in tls.problems]
+                if not tls.usable:
+                    self.skipped.append((listener, "no chain has a usable certificate"))
+                    continue
 
-            def factory(listener: ir.Listener = listener) -> HttpProtocol:
-                return HttpProtocol(self.ctx, listener.port, listener.bind)
+            def factory(listener: ir.Listener = listener, tls: ListenerTls | None = tls) -> HttpProtocol:
+                scheme = "https" if tls is not None else "http"
+                return HttpProtocol(self.ctx, listener.port, listener.bind, scheme, tls)
 
             try:
                 server = await loop.create_server(
-                    factory, host, port, reuse_address=True, backlog=1024, family=_family(host)
+                    factory,
+                    host,
+                    port,
+                    reuse_address=True,
+                    backlog=1024,
+                    family=_family(host),
+                    ssl=tls.default if tls is not None else None,
                 )
             except OSError as exc:
                 await self.stop()

@@ -79,6 +79,7 @@ class UpstreamConnection(asyncio.Protocol):
         "sink",
         "transport",
         "tunnel",
+        "upgrade",
     )
 
     transport: asyncio.Transport
@@ -99,10 +100,10 @@ class UpstreamConnection(asyncio.Protocol):
         # the response head being received (read by the sink in on_response_head)
         self.lines: list[bytes] = []  # "name: value\r\n" forwarded as received
         self.length = b""  # content-length as sent, b"" when absent
-        self.connection = b""
+        self.connection = b""  # Connection value when it names fields to drop
+        self.upgrade = b""
         self.chunked = self.has_date = False
-        self._informational = False
-        self._detached = False
+        self._informational = self._detached = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -136,6 +137,11 @@ class UpstreamConnection(asyncio.Protocol):
         self._detached = False
         sink.flush()
 
+    def begin(self, sink: ResponseSink, head_only: bool) -> None:
+        """A request was sent on this connection: its response comes next."""
+        self.sink = sink
+        self.head_only = head_only
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool.pools.on_closed(self)
@@ -159,6 +165,8 @@ class UpstreamConnection(asyncio.Protocol):
             target.upstream_write_paused(False)
 
     # --- httptools callbacks ---------------------------------------------------------------
+    # Header lines are kept pre-rendered ("name: value\r\n") minus what the gateway owns, so the
+    # common response head is one join in forward.py; the framing fields are remembered.
 
     def on_message_begin(self) -> None:
         self.lines = []
@@ -178,6 +186,8 @@ class UpstreamConnection(asyncio.Protocol):
             elif lower == b"date":
                 self.has_date = True
                 self.lines.append(b"%s: %s\r\n" % (name, value))
+            elif lower == b"upgrade":
+                self.upgrade = value
         else:
             self.lines.append(b"%s: %s\r\n" % (name, value))
 
@@ -187,8 +197,7 @@ class UpstreamConnection(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:
             self._informational = True  # 100 Continue & co: the final response follows
             return
-        keep_alive = parser.should_keep_alive() and parser.get_http_version() == "1.1"
-        if not keep_alive:
+        if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
             self.reusable = False
         sink = self.sink
         if sink is not None:

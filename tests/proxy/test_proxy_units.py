@@ -1,0 +1,210 @@
+"""Sans-socket pieces of the data plane: path normalization, header edits, local replies, the
+access-log formats, request ids, limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+
+from meshgate import ir
+from meshgate.proxy import local_reply
+from meshgate.proxy.access_log import FORMATS, LogRecord, format_json, format_text
+from meshgate.proxy.errors import (
+    ConnectFailure,
+    NoHealthyUpstream,
+    Overflow,
+    UpstreamTimeout,
+    connect_error,
+)
+from meshgate.proxy.headers import LazyHeaders, apply_edits, connection_tokens, new_request_id
+from meshgate.proxy.limits import Limits
+from meshgate.proxy.message import make_view
+from meshgate.proxy.paths import BadPath, split_target
+from meshgate.routing.request import RequestView
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/", ("", "/", "")),
+        ("/a/b?x=1&y", ("", "/a/b", "x=1&y")),
+        ("/a/../b", ("", "/b", "")),
+        ("/a/./b/.", ("", "/a/b/", "")),
+        ("/../../x", ("", "/x", "")),
+        ("/a/b/..", ("", "/a/", "")),
+        ("/a/%2e%2E/c", ("", "/c", "")),
+        ("/a/.%2e/c", ("", "/c", "")),
+        ("/keep%2Fslash/../x", ("", "/x", "")),
+        ("/keep%2Fslash", ("", "/keep%2Fslash", "")),
+        ("/a//b", ("", "/a//b", "")),  # merge_slashes is off by default
+        ("/.well-known/x", ("", "/.well-known/x", "")),
+        ("/p#frag", ("", "/p", "")),
+        ("/p?q#frag", ("", "/p", "q")),
+        ("http://Host.example:8080/a/../b?q", ("Host.example:8080", "/b", "q")),
+        ("https://h", ("h", "/", "")),
+    ],
+)
+def test_split_target_normalizes(target: str, expected: tuple[str, str, str]) -> None:
+    assert split_target(target) == expected
+
+
+@pytest.mark.parametrize("target", ["abc", "", "http:///x", "?q"])
+def test_unnormalizable_targets_are_400(target: str) -> None:
+    with pytest.raises(BadPath) as info:
+        split_target(target)
+    assert info.value.status == 400
+
+
+def test_header_edits_follow_envoy_order() -> None:
+    headers = [(b"x-a", b"X-A", b"1"), (b"x-b", b"X-B", b"2"), (b"x-b", b"X-B", b"3")]
+    edits = ir.HeaderEdits(
+        set=(("X-B", "set"), ("host", "ignored")), add=(("X-A", "added"),), remove=("x-a",)
+    )
+    out = apply_edits(headers, edits)
+    assert [(h[0], h[2]) for h in out] == [(b"x-b", b"set"), (b"x-a", b"added")]
+
+
+def test_connection_tokens() -> None:
+    assert connection_tokens(b"Keep-Alive, X-Foo ,,x-bar") == {b"keep-alive", b"x-foo", b"x-bar"}
+
+
+def test_lazy_headers_decode_on_use() -> None:
+    lazy = LazyHeaders([(b"x-a", b"X-A", b"1"), (b"x-a", b"x-a", b"2"), (b"host", b"Host", b"h")])
+    assert lazy.get("x-a") == "1,2" and lazy["host"] == "h" and lazy.get("nope") is None
+    assert dict(lazy) == {"x-a": "1,2", "host": "h"} and len(lazy) == 2
+
+
+def test_fast_view_equals_the_constructor() -> None:
+    args = (80, "a.example", "/p", "q=1", "GET", "http", {"x": "1"}, None, "", "127.0.0.1")
+    fields = [f.name for f in dataclasses.fields(RequestView)]
+    assert make_view(*args) == RequestView(**dict(zip(fields, args, strict=True)))
+
+
+def test_request_ids_are_uuid4() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    pattern = re.compile(rb"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+    assert all(pattern.match(i) for i in ids)
+
+
+def test_local_reply_rendering() -> None:
+    reply = local_reply.render(503, b"no healthy upstream", server=b"istio-envoy")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 503 Service Unavailable"
+    assert b"server: istio-envoy" in lines and b"content-type: text/plain" in lines
+    assert b"content-length: 19" in lines and body == b"no healthy upstream"
+    empty = local_reply.render(404, close=True, server=b"gw")
+    assert b"content-type" not in empty and b"content-length: 0" in empty and b"connection: close" in empty
+    head_only = local_reply.render(503, b"body", head_only=True, server=b"gw")
+    assert head_only.endswith(b"content-length: 4\r\n\r\n")
+    redirect = local_reply.render(301, headers=(("location", "https://x/"), ("server", "no")), server=b"gw")
+    assert b"location: https://x/" in redirect and redirect.count(b"server:") == 1
+
+
+def test_error_catalogue_matches_envoy() -> None:
+    prefix = b"upstream connect error or disconnect/reset before headers. reset reason: "
+    assert (NoHealthyUpstream.status, NoHealthyUpstream.flags, NoHealthyUpstream.body) == (
+        503,
+        "UH",
+        b"no healthy upstream",
+    )
+    assert (ConnectFailure.status, ConnectFailure.flags, ConnectFailure.body) == (
+        503,
+        "UF",
+        prefix + b"connection failure",
+    )
+    assert (Overflow.flags, Overflow.body) == ("UO", prefix + b"overflow")
+    assert (UpstreamTimeout.status, UpstreamTimeout.flags, UpstreamTimeout.body) == (
+        504,
+        "UT",
+        b"upstream request timeout",
+    )
+    err = connect_error(ConnectionRefusedError(111, "Connection refused"))
+    assert isinstance(err, ConnectFailure) and isinstance(err.__cause__, ConnectionRefusedError)
+
+
+def _record(**changes: object) -> LogRecord:
+    base = LogRecord(
+        start_time=1700000000.123,
+        method="GET",
+        path="/p?q",
+        protocol="HTTP/1.1",
+        response_code=200,
+        response_flags="",
+        response_code_details="via_upstream",
+        connection_termination_details="",
+        upstream_transport_failure_reason="",
+        bytes_received=0,
+        bytes_sent=12,
+        duration=3,
+        upstream_service_time="2",
+        x_forwarded_for="10.0.0.1",
+        user_agent="curl",
+        request_id="id-1",
+        authority="a.example",
+        upstream_host="127.0.0.1:9000",
+        upstream_cluster="outbound|80||a",
+        upstream_local_address="127.0.0.1:5000",
+        downstream_local_address="127.0.0.1:80",
+        downstream_remote_address="10.0.0.1:4000",
+        requested_server_name="",
+        route_name="r1",
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_access_log_text_format() -> None:
+    line = format_text(_record())
+    assert line == (
+        '[2023-11-14T22:13:20.123Z] "GET /p?q HTTP/1.1" 200 - via_upstream - "-" 0 12 3 2 '
+        '"10.0.0.1" "curl" "id-1" "a.example" "127.0.0.1:9000" outbound|80||a 127.0.0.1:5000 '
+        "127.0.0.1:80 10.0.0.1:4000 - r1\n"
+    )
+    tokens = format_text(_record(response_code=503, response_flags="UF", upstream_service_time="")).split()
+    assert (tokens[4], tokens[5], tokens[12]) == ("503", "UF", "-")
+
+
+def test_access_log_json_keys() -> None:
+    data = json.loads(format_json(_record(response_flags="NR", upstream_service_time="")))
+    assert list(data) == [
+        "start_time",
+        "route_name",
+        "method",
+        "path",
+        "protocol",
+        "response_code",
+        "response_flags",
+        "response_code_details",
+        "connection_termination_details",
+        "bytes_received",
+        "bytes_sent",
+        "duration",
+        "upstream_service_time",
+        "x_forwarded_for",
+        "user_agent",
+        "request_id",
+        "authority",
+        "upstream_host",
+        "upstream_cluster",
+        "upstream_local_address",
+        "downstream_local_address",
+        "downstream_remote_address",
+        "requested_server_name",
+        "upstream_transport_failure_reason",
+    ]
+    assert data["response_flags"] == "NR" and data["upstream_service_time"] is None
+    assert data["response_code"] == 200 and data["requested_server_name"] is None
+    assert FORMATS == ("off", "text", "json")
+
+
+def test_limits_are_validated_and_documented() -> None:
+    limits = Limits()
+    assert limits.max_header_bytes == 60 * 1024 and limits.max_body_bytes == 0
+    with pytest.raises(ValueError):
+        Limits(high_water=10, low_water=20)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        limits.idle_timeout = 1  # type: ignore[misc]
