@@ -15,6 +15,7 @@ import argparse
 import collections
 import time
 
+from corpus import GATEWAY, services
 from meshgate.analysis import analyze
 from meshgate.analysis.analyzer import Context
 from meshgate.analysis.analyzers import ALL
@@ -22,15 +23,6 @@ from meshgate.sources import load_text
 from meshgate.translate import TranslateOptions, translate
 
 TARGET_SECONDS = 3.0
-GATEWAY = """apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: public, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-    - port: {number: 80, name: http, protocol: HTTP}
-      hosts: ["*"]
-"""
 
 
 def virtual_service(index: int, per_host: int) -> str:
@@ -58,14 +50,6 @@ def virtual_service(index: int, per_host: int) -> str:
         f"metadata: {{name: vs-{index}, namespace: apps}}\nspec:\n  hosts: [{host}]\n"
         f"  gateways: [istio-system/public]\n  http:\n" + "\n".join(rules) + "\n"
     )
-
-
-def services() -> list[str]:
-    return [
-        f"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: apps}}\n"
-        f"spec: {{ports: [{{name: http, port: 80}}]}}\n"
-        for i in range(50)
-    ]
 
 
 def main() -> int:

@@ -14,19 +14,10 @@ import random
 import statistics
 import time
 
+from corpus import GATEWAY, services
 from meshgate.routing import RequestView, compile_config, decide
 from meshgate.sources import load_text
 from meshgate.translate import translate
-
-GATEWAY = """apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: public, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-    - port: {number: 80, name: http, protocol: HTTP}
-      hosts: ["*"]
-"""
 
 
 def virtual_service(index: int, routes: int) -> str:
@@ -52,14 +43,6 @@ def virtual_service(index: int, routes: int) -> str:
         f"metadata: {{name: vs-{index}, namespace: apps}}\nspec:\n  hosts: [host-{index}.example.com]\n"
         f"  gateways: [istio-system/public]\n  http:\n" + "\n".join(rules) + "\n"
     )
-
-
-def services() -> list[str]:
-    return [
-        f"apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: apps}}\n"
-        f"spec: {{ports: [{{name: http, port: 80}}]}}\n"
-        for i in range(50)
-    ]
 
 
 def main() -> None:
