@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             command = pinned(["nginx", "-p", str(work), "-c", str(conf)], where)
             processes.append(subprocess.Popen(command, stdout=devnull, stderr=devnull))
         meshgate = [sys.executable, "-m", "meshgate", "serve", "-f", str(config)]
-        meshgate += ["--bind", f"80=127.0.0.1:{meshgate_port}", "--admin", "off"]
+        meshgate += ["--bind", f"80=127.0.0.1:{meshgate_port}", "--admin", "off", "--workers", "1"]
         with (work / "meshgate.log").open("wb") as log:
             processes.append(
                 subprocess.Popen(

@@ -1,6 +1,6 @@
 """Readable facts about certificates (subject, SANs, expiry) for `routes`, `explain` and the admin API.
 
-Never prints key material.
+Never prints key material. File certificates are read when shown (the proxy reads the same files).
 """
 
 from __future__ import annotations
@@ -29,4 +29,11 @@ def describe_pem(cert_pem: bytes) -> str:
 def certificate_summary(cert: TlsCertificate) -> str:
     if cert.cert_pem:
         return f"{cert.source}: {describe_pem(cert.cert_pem)}"
-    return f"{cert.source} (read from disk when serving)"
+    if not cert.cert_file:
+        return f"{cert.source}: no certificate"
+    try:
+        with open(cert.cert_file, "rb") as handle:
+            data = handle.read(1024 * 1024)
+    except OSError as exc:
+        return f"{cert.source}: missing ({exc.strerror or exc}); the chain closes its connections"
+    return f"{cert.source}: {describe_pem(data)}"

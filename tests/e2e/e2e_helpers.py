@@ -146,6 +146,10 @@ def serve(config: Path, tmp: Path, *extra: str) -> Iterator[tuple[Proc, int, int
         f"80=127.0.0.1:{port}",
         "--admin",
         f"127.0.0.1:{admin}",
+        "--workers",
+        "1",
+        "--drain-delay",
+        "0",
         *extra,
     ]
     with process(args, tmp, "gateway") as proc:

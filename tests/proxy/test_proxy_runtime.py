@@ -32,8 +32,13 @@ def test_listen_addresses_follow_bind_flags_then_listen_port() -> None:
     )
     server = ProxyServer(ProxyContext(SnapshotStore(None)), {81: ("127.0.0.1", 18081)})
     plan = [(listener.port, host, port) for listener, host, port in server.plan(cfg)]
-    assert plan == [(80, "0.0.0.0", 8080), (81, "127.0.0.1", 18081), (82, "127.0.0.1", 82)]
-    assert [listener.port for listener, _ in server.skipped] == [443, 9000]
+    assert plan == [
+        (80, "0.0.0.0", 8080),
+        (81, "127.0.0.1", 18081),
+        (82, "127.0.0.1", 82),
+        (9000, "0.0.0.0", 9000),
+    ]
+    assert [listener.port for listener, _ in server.skipped] == [443]  # HTTP over TLS without settings
 
 
 def test_bind_flag_parsing() -> None:

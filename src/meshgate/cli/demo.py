@@ -180,7 +180,7 @@ async def _run(
             await asyncio.wait_for(stop.wait(), args.duration or None)
         return 0
     finally:
-        gateway.terminate()
+        gateway.send_signal(signal.SIGINT)  # stop now: no SIGTERM drain delay for a demo
         with contextlib.suppress(subprocess.TimeoutExpired):
             gateway.wait(timeout=10)
         if gateway.poll() is None:

@@ -19,8 +19,11 @@ from meshgate.diag import Level
 from meshgate.routing import (
     RequestView,
     RouteDecision,
+    RoutingTable,
     compile_config,
     explain,
+    select_chain,
+    select_listener,
     upstream_authority,
     upstream_target,
 )
@@ -91,12 +94,15 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(request, str):
         print(f"meshgate explain: {request}", file=sys.stderr)
         return 2
-    explanation = explain(compile_config(config), request)
+    table = compile_config(config)
+    explanation = explain(table, request)
     decision = explanation.decision
     extra = _upstream_details(decision, request, config)
+    extra_tls = _chain_tls(table, request)
     if args.json:
         payload = explanation.to_dict()
         payload["upstream"] = extra
+        payload["tls"] = extra_tls
         payload["diagnostics"] = [d.as_dict() for d in loaded.diagnostics if d.level >= Level.WARNING]
         print(json.dumps(payload, indent=2, sort_keys=True, default=str))
         return 0
@@ -104,7 +110,31 @@ def run(args: argparse.Namespace) -> int:
     print(explanation.render_text())
     for line in _render_extra(extra):
         print(line)
+    for line in extra_tls:
+        print(line)
     return 0
+
+
+def _chain_tls(table: RoutingTable, request: RequestView) -> list[str]:
+    """What the chain the SNI selects does with TLS: the certificate it serves (Secret or file,
+    read now), or why it closes connections."""
+    listener = select_listener(table, request.port, request.bind)
+    match = select_chain(table, listener, request.sni) if listener is not None else None
+    if match is None:
+        return []  # explain already says the connection is closed
+    chain = match.chain
+    if chain.tls is None:
+        return []
+    lines = [
+        f"tls       {chain.tls.mode.value}"
+        + (" (bytes proxied, not terminated)" if chain.tls.mode is ir.TlsMode.PASSTHROUGH else "")
+    ]
+    if chain.disabled:
+        lines.append(f"tls       chain disabled, connections are closed: {chain.disabled}")
+    lines += [f"certificate: {certificate_summary(c)}" for c in chain.tls.certificates]
+    if chain.tls.ca_source:
+        lines.append(f"client CA: {chain.tls.ca_source}")
+    return lines
 
 
 def _upstream_details(decision: object, request: RequestView, config: ir.Config) -> dict[str, Any]:
@@ -120,8 +150,6 @@ def _upstream_details(decision: object, request: RequestView, config: ir.Config)
             for e in cluster.endpoints
         ],
     }
-    if decision.chain.tls is not None:
-        out["certificates"] = [certificate_summary(c) for c in decision.chain.tls.certificates]
     if not any(e.ready for e in cluster.endpoints) and cluster.discovery in ("STATIC", ""):
         out["warning"] = "no ready endpoint: the request would get 503 UH (no healthy upstream)"
     return out
@@ -136,8 +164,6 @@ def _render_extra(extra: dict[str, Any]) -> list[str]:
             "endpoints: "
             + ", ".join(e["address"] + ("" if e["ready"] else " (not ready)") for e in extra["endpoints"])
         )
-    for cert in extra.get("certificates", []):
-        lines.append(f"certificate: {cert}")
     if "warning" in extra:
         lines.append(f"warning: {extra['warning']}")
     return lines

@@ -49,6 +49,7 @@ class LogRecord:
     downstream_remote_address: str
     requested_server_name: str
     route_name: str
+    downstream_peer_cert: str = ""  # x-forwarded-client-cert value of a verified client certificate
 
 
 def format_start_time(epoch: float) -> str:
@@ -116,6 +117,8 @@ def format_json(r: LogRecord) -> str:
         elif key not in _NUMERIC and value == "":
             value = None
         out[key] = value
+    if r.downstream_peer_cert:
+        out["downstream_peer_cert"] = r.downstream_peer_cert
     return json.dumps(out, separators=(",", ":")) + "\n"
 
 
@@ -190,4 +193,5 @@ def record_of(exchange: Exchange) -> LogRecord:
         downstream_remote_address=proto.remote_address,
         requested_server_name=proto.sni or "",
         route_name=exchange.route_name,
+        downstream_peer_cert=proto.xfcc.decode("ascii"),
     )

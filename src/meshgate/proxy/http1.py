@@ -40,7 +40,7 @@ from meshgate.proxy.forward import Exchange
 from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION, Header
 from meshgate.proxy.message import RequestHead
 from meshgate.proxy.paths import split_target
-from meshgate.proxy.tls import ListenerTls
+from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
 
 # Request headers the gateway reads itself, collected while parsing (repeats joined by ",").
@@ -49,7 +49,8 @@ _SPECIAL = frozenset(
 )
 # ... and those it never forwards as received: hop-by-hop (RFC 9110 §7.6.1), framing, and the
 # forwarding headers it rewrites (x-forwarded-proto and x-request-id are overwritten, 8.3/8.4).
-_GATEWAY_OWNED = _SPECIAL | HOP_BY_HOP | {b"host", b"x-forwarded-proto", b"x-request-id"}
+_XFCC = b"x-forwarded-client-cert"  # sanitized, then set from the verified client certificate (8.4)
+_GATEWAY_OWNED = _SPECIAL | HOP_BY_HOP | {b"host", b"x-forwarded-proto", b"x-request-id", _XFCC}
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -100,6 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         "transport",
         "tunnel",
         "write_paused",
+        "xfcc",
     )
 
     transport: asyncio.Transport
@@ -110,7 +112,7 @@ class HttpProtocol(asyncio.Protocol):
         port: int,
         bind: str = "",
         scheme: str = "http",
-        tls: ListenerTls | None = None,
+        tls: DownstreamTls | None = None,
     ) -> None:
         # server-wide
         self.ctx = ctx
@@ -122,6 +124,7 @@ class HttpProtocol(asyncio.Protocol):
         self.tls = tls
         self.scheme_bytes = scheme.encode("ascii")
         self.sni: str | None = None
+        self.xfcc = b""  # x-forwarded-client-cert value of a verified client certificate
         # per connection
         self.parser = httptools.HttpRequestParser(self)
         self.out: list[bytes] = []
@@ -162,7 +165,9 @@ class HttpProtocol(asyncio.Protocol):
         if local:
             self.local_address = f"{local[0]}:{local[1]}"
         if self.tls is not None:
-            self.sni = self.tls.server_name(transport.get_extra_info("ssl_object"))
+            ssl_object = transport.get_extra_info("ssl_object")
+            self.sni = self.tls.server_name(ssl_object)
+            self.xfcc = self.tls.client_cert(ssl_object)
         self.ctx.connections.add(self)
         stats = self.ctx.stats
         stats.downstream_cx_total += 1
@@ -272,6 +277,8 @@ class HttpProtocol(asyncio.Protocol):
         if lower in _GATEWAY_OWNED:
             if lower == b"host":
                 self._host = value
+            elif lower == _XFCC:
+                self._headers.pop()  # never forwarded as received (SANITIZE_SET)
             elif lower in _SPECIAL:
                 special = self._special
                 previous = special.get(lower)
@@ -291,6 +298,9 @@ class HttpProtocol(asyncio.Protocol):
         head.target = target = self._url.decode("latin-1")
         head.headers = headers = self._headers
         head.lines = self._lines
+        if self.xfcc:
+            self._lines.append(b"x-forwarded-client-cert: %s\r\n" % self.xfcc)
+            headers.append((_XFCC, _XFCC, self.xfcc))
         head.keep_alive = parser.should_keep_alive()
         error: ProxyError | None = None
         try:

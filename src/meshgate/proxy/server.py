@@ -2,9 +2,11 @@
 
 Where a listener listens: `--bind PORT=HOST:PORT` for its server port if given, else
 `Listener.bind` and `Listener.effective_listen_port` (the Service targetPort when translation set
-one). HTTPS listeners terminate TLS with the certificate of the chain the SNI selects (tls.py).
-Listeners whose chains this data plane cannot serve yet (TLS passthrough, TCP) are skipped and
-reported in `ProxyServer.skipped`, the rest is served.
+one). Plain HTTP listeners accept straight into `HttpProtocol`; listeners with TLS chains
+(terminating or passthrough) and TCP listeners go through l4.py, which peeks at the ClientHello,
+selects the chain by SNI and terminates TLS with that chain's context (tls.py) or proxies bytes.
+Listeners this data plane cannot serve (ISTIO_MUTUAL, AUTO_PASSTHROUGH) are skipped and reported
+in `ProxyServer.skipped`, the rest is served.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from meshgate import ir
 from meshgate.proxy.context import ProxyContext
 from meshgate.proxy.http1 import HttpProtocol
-from meshgate.proxy.tls import TERMINATING, ListenerTls
+from meshgate.proxy.l4 import SniffingListener, served_here
+from meshgate.proxy.tls import TERMINATING, TlsContexts
+
+_SERVED_MODES = TERMINATING | {ir.TlsMode.PASSTHROUGH}
 
 
 class ListenError(OSError):
@@ -54,14 +60,11 @@ def unsupported_reason(listener: ir.Listener) -> str:
     chains = listener.chains
     if not chains:
         return "no filter chain"
-    if any(not isinstance(chain.handler, ir.HttpHandler) for chain in chains):
-        return "TLS passthrough and TCP chains need an L4 proxy, not in the HTTP/1.1 data plane yet"
-    tls = [chain for chain in chains if chain.tls is not None or chain.transport == "tls"]
-    if tls and len(tls) != len(chains):
-        return "plaintext and TLS chains on one port are not supported"
-    for chain in tls:
-        if chain.tls is None or chain.tls.mode not in TERMINATING:
-            return f"chain {chain.name}: TLS mode is not terminated by the data plane"
+    for chain in chains:
+        if chain.tls is None and chain.transport == "tls" and isinstance(chain.handler, ir.HttpHandler):
+            return f"chain {chain.name}: HTTP over TLS without TLS settings"
+        if chain.tls is not None and chain.tls.mode not in _SERVED_MODES:
+            return f"chain {chain.name}: TLS mode {chain.tls.mode.value} is not served by the data plane"
     return ""
 
 
@@ -74,6 +77,9 @@ class ProxyServer:
         self.skipped: list[tuple[ir.Listener, str]] = []
         self.problems: list[str] = []  # served, but not everything: e.g. a chain without its certificate
         self.ready = False
+        self.tls = TlsContexts()  # chain SSLContexts, derived from whichever snapshot is current
+        self.reuse_port = False  # --workers: every worker binds the same addresses (SO_REUSEPORT)
+        self.listening: dict[tuple[str, int], asyncio.Server] = {}  # requested address → server
 
     def plan(self, config: ir.Config) -> list[tuple[ir.Listener, str, int]]:
         plan: list[tuple[ir.Listener, str, int]] = []
@@ -90,39 +96,49 @@ class ProxyServer:
             plan.append((listener, host, port))
         return plan
 
-    async def start(self) -> list[BoundListener]:
+    async def start(self, only: Collection[tuple[str, int]] | None = None) -> list[BoundListener]:
+        """Listen on every planned address, or (reload) only on those in `only`."""
         snapshot = self.ctx.store.current
         if snapshot is None:
             raise RuntimeError("no configuration to serve")
         loop = asyncio.get_running_loop()
+        tls_problems = self.tls.prepare(snapshot.config)
+        if only is None:
+            self.problems += tls_problems
         for listener, host, port in self.plan(snapshot.config):
-            tls: ListenerTls | None = None
-            if any(chain.tls is not None for chain in listener.chains):
-                tls = ListenerTls(listener, snapshot.table)
-                self.problems += [f"listener {listener.name}: {p}" for p in tls.problems]
-                if not tls.usable:
-                    self.skipped.append((listener, "no chain has a usable certificate"))
-                    continue
+            if only is not None and (host, port) not in only:
+                continue
+            if not self.tls.serves_something(listener):
+                self.skipped.append((listener, "no chain has a usable certificate"))
+                continue
 
-            def factory(listener: ir.Listener = listener, tls: ListenerTls | None = tls) -> HttpProtocol:
-                scheme = "https" if tls is not None else "http"
-                return HttpProtocol(self.ctx, listener.port, listener.bind, scheme, tls)
+            def factory(listener: ir.Listener = listener) -> HttpProtocol:
+                return HttpProtocol(self.ctx, listener.port, listener.bind, "http", None)
 
             try:
-                server = await loop.create_server(
-                    factory,
-                    host,
-                    port,
-                    reuse_address=True,
-                    backlog=1024,
-                    family=_family(host),
-                    ssl=tls.default if tls is not None else None,
-                )
+                if served_here(listener):  # TLS (SNI, passthrough) and TCP: l4.py
+                    lsock = socket.create_server(
+                        (host, port), family=_family(host), backlog=1024, reuse_port=self.reuse_port
+                    )
+                    sniffing = SniffingListener(self.ctx, listener, lsock, self.tls)
+                    server = cast(asyncio.Server, sniffing)  # close/wait_closed/sockets
+                else:
+                    server = await loop.create_server(
+                        factory,
+                        host,
+                        port,
+                        reuse_address=True,
+                        reuse_port=self.reuse_port or None,
+                        backlog=1024,
+                        family=_family(host),
+                    )
             except OSError as exc:
-                await self.stop()
+                if only is None:
+                    await self.stop()
                 reason = exc.strerror or str(exc)
                 raise ListenError(exc.errno, f"{host}:{port} ({listener.name}): {reason}") from exc
             self.servers.append(server)
+            self.listening[(host, port)] = server
             for sock in server.sockets:
                 name = sock.getsockname()
                 self.bound.append(BoundListener(listener.name, listener.port, str(name[0]), int(name[1])))

@@ -1,41 +1,195 @@
 """Counters the data plane bumps and the admin server formats (Prometheus text, istio-semantics 8.2).
 
-Counting is a dict increment keyed by (response_code, response_flags, cluster name); labels are
-resolved from the config only when scraped, so the hot path never builds label strings.
+Hot path: one dict lookup keyed by (response_code, response_flags, cluster name) and a handful of
+list increments (`Stats.observe`); histogram buckets are found with `bisect` over Envoy's default
+boundaries (8.2.4). Labels are resolved from the config only when scraped, so the hot path never
+builds label strings. Workers export their raw counters (`export`) and the supervisor merges them
+(`merge`) before formatting, so one scrape reports every worker.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import Any
 
 from meshgate import ir
+
+# Envoy's default histogram bucket boundaries (istio-semantics 8.2.4); Istio uses them for the
+# duration (ms) and the size (bytes) histograms alike.
+BUCKETS: tuple[float, ...] = (
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+    10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+)  # fmt: skip
+_FLOAT_BUCKETS = tuple(float(b) for b in BUCKETS)  # float vs float compares are the fast ones
+_INT_BUCKETS = tuple(int(b) for b in BUCKETS)  # for integer sizes: `n <= 0.5` is `n <= 0`
+_N = len(BUCKETS) + 1  # + the +Inf bucket
+_DUR0 = 4  # entry layout: count, duration sum, request bytes sum, response bytes sum, buckets...
+_REQ0 = _DUR0 + _N
+_RESP0 = _REQ0 + _N
+_WIDTH = _RESP0 + _N
+
+Key = tuple[int, str, str]  # (response_code, response_flags, cluster name)
+
+_COUNTERS = (
+    "downstream_cx_total",
+    "downstream_cx_active",
+    "downstream_protocol_errors",
+    "upstream_cx_total",
+    "upstream_cx_active",
+    "upstream_cx_connect_fail",
+    "tls_handshakes",
+    "tls_handshake_failures",
+)
 
 
 @dataclass(slots=True)
 class Stats:
-    requests: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    requests: dict[Key, list[float]] = field(default_factory=dict)
     downstream_cx_total: int = 0
     downstream_cx_active: int = 0
     upstream_cx_total: int = 0
     upstream_cx_active: int = 0
     upstream_cx_connect_fail: int = 0
     downstream_protocol_errors: int = 0
+    tls_handshakes: int = 0
+    tls_handshake_failures: int = 0
+    reloads: dict[str, int] = field(default_factory=dict)  # outcome → count
+    config_sequence: int = 0  # bumped on every applied (or partly applied) reload
+    config_version: str = ""
+    workers: int = 1
+    enabled: bool = True  # --stats off: requests are not counted (benchmarks the cost)
+
+    def observe(
+        self, status: int, flags: str, cluster: str, duration_ms: float, req_bytes: int, resp_bytes: int
+    ) -> None:
+        """One finished request: the counter and the three histograms."""
+        if not self.enabled:
+            return
+        key = (status, flags, cluster)
+        entry = self.requests.get(key)
+        if entry is None:
+            entry = self.requests[key] = [0] * _WIDTH
+        entry[0] += 1
+        entry[1] += duration_ms
+        entry[2] += req_bytes
+        entry[3] += resp_bytes
+        entry[_DUR0 + bisect_left(_FLOAT_BUCKETS, duration_ms)] += 1
+        entry[_REQ0 + (bisect_left(_INT_BUCKETS, req_bytes) if req_bytes else 0)] += 1
+        entry[_RESP0 + (bisect_left(_INT_BUCKETS, resp_bytes) if resp_bytes else 0)] += 1
 
     def count(self, status: int, flags: str, cluster: str) -> None:
-        key = (status, flags, cluster)
-        requests = self.requests
-        requests[key] = requests.get(key, 0) + 1
+        self.observe(status, flags, cluster, 0.0, 0, 0)
+
+    def tls_handshake(self, ok: bool) -> None:
+        """Hook for the TLS layer: call once per finished (or failed) handshake."""
+        self.tls_handshakes += 1
+        if not ok:
+            self.tls_handshake_failures += 1
+
+    def reload(self, outcome: str, version: str = "", sequence: int = 0) -> None:
+        self.reloads[outcome] = self.reloads.get(outcome, 0) + 1
+        if version:
+            self.config_version = version
+            self.config_sequence = sequence
 
     def total(self, *, status: int | None = None, flags: str | None = None) -> int:
-        return sum(
-            n
-            for (code, flag, _), n in self.requests.items()
-            if (status is None or code == status) and (flags is None or flag == flags)
+        return int(
+            sum(
+                entry[0]
+                for (code, flag, _), entry in self.requests.items()
+                if (status is None or code == status) and (flags is None or flag == flags)
+            )
         )
+
+    # --- across workers --------------------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """JSON-able raw counters (a worker's answer to the supervisor)."""
+        return {
+            "requests": [[s, f, c, entry] for (s, f, c), entry in self.requests.items()],
+            "counters": {name: getattr(self, name) for name in _COUNTERS},
+            "reloads": dict(self.reloads),
+            "config": [self.config_sequence, self.config_version],
+        }
+
+    def merge(self, raw: dict[str, Any]) -> None:
+        for status, flags, cluster, values in raw.get("requests", ()):
+            key = (int(status), str(flags), str(cluster))
+            entry = self.requests.get(key)
+            if entry is None:
+                self.requests[key] = [float(v) for v in values]
+            else:
+                for i, value in enumerate(values):
+                    entry[i] += value
+        for name, value in raw.get("counters", {}).items():
+            if name in _COUNTERS:
+                setattr(self, name, getattr(self, name) + int(value))
+        for outcome, n in raw.get("reloads", {}).items():
+            self.reloads[outcome] = self.reloads.get(outcome, 0) + int(n)
+        sequence, version = raw.get("config", (0, ""))
+        if int(sequence) >= self.config_sequence:
+            self.config_sequence, self.config_version = int(sequence), str(version)
 
 
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") or "unknown"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _cluster_labels(cluster: ir.Cluster | None) -> dict[str, str]:
+    if cluster is None:
+        return {}
+    host, name, namespace = cluster.service_host, cluster.service_name, cluster.service_namespace
+    if not name and host.count(".") >= 1:
+        name, _, rest = host.partition(".")
+        namespace = namespace or rest.partition(".")[0]
+    return {
+        "destination_service": host,
+        "destination_service_name": name,
+        "destination_service_namespace": namespace,
+        "destination_workload_namespace": namespace,
+        "destination_canonical_service": name,
+        "destination_version": cluster.subset,
+        "destination_canonical_revision": cluster.subset,
+    }
+
+
+def _label_text(
+    status: int, flags: str, cluster: ir.Cluster | None, source_workload: str, source_namespace: str
+) -> str:
+    """Every label of istio-semantics 8.2.3 for HTTP, `unknown` where the gateway cannot know."""
+    known = _cluster_labels(cluster)
+    labels = {
+        "reporter": "source",
+        "source_workload": source_workload,
+        "source_workload_namespace": source_namespace,
+        "source_principal": "",
+        "source_app": source_workload,
+        "source_version": "",
+        "source_cluster": "",
+        "source_canonical_service": source_workload,
+        "source_canonical_revision": "latest",
+        "destination_workload": "",
+        "destination_workload_namespace": known.get("destination_workload_namespace", ""),
+        "destination_principal": "",
+        "destination_app": "",
+        "destination_version": known.get("destination_version", ""),
+        "destination_service": known.get("destination_service", ""),
+        "destination_service_name": known.get("destination_service_name", ""),
+        "destination_service_namespace": known.get("destination_service_namespace", ""),
+        "destination_cluster": "",
+        "destination_canonical_service": known.get("destination_canonical_service", ""),
+        "destination_canonical_revision": known.get("destination_canonical_revision", ""),
+        "request_protocol": "http",
+        "response_code": str(status),
+        "response_flags": flags or "-",
+        "connection_security_policy": "unknown",
+    }
+    return ",".join(f'{name}="{_label(value)}"' for name, value in labels.items())
 
 
 def format_prometheus(
@@ -46,41 +200,56 @@ def format_prometheus(
     source_namespace: str = "istio-system",
 ) -> str:
     clusters = {c.name: c for c in config.clusters} if config else {}
+    merged: dict[str, list[float]] = {}
+    for (status, flags, cluster_name), entry in stats.requests.items():
+        labels = _label_text(status, flags, clusters.get(cluster_name), source_workload, source_namespace)
+        into = merged.get(labels)
+        if into is None:
+            merged[labels] = list(entry)
+        else:
+            for i, value in enumerate(entry):
+                into[i] += value
+    rows = sorted(merged.items())
     lines = [
         "# HELP istio_requests_total Requests handled by the gateway.",
         "# TYPE istio_requests_total counter",
     ]
-    merged: dict[tuple[str, ...], int] = {}
-    for (status, flags, cluster_name), count in stats.requests.items():
-        cluster = clusters.get(cluster_name)
-        host = cluster.service_host if cluster else ""
-        name = cluster.service_name if cluster else ""
-        namespace = cluster.service_namespace if cluster else ""
-        if cluster and not name and host.count(".") >= 1:
-            name, _, rest = host.partition(".")
-            namespace = namespace or rest.partition(".")[0]
-        key = (str(status), flags or "-", host, name, namespace, cluster_name)
-        merged[key] = merged.get(key, 0) + count
-    for (code, flags, host, name, namespace, cluster_name), count in sorted(merged.items()):
-        labels = (
-            f'reporter="source",source_workload="{_label(source_workload)}",'
-            f'source_workload_namespace="{_label(source_namespace)}",'
-            f'destination_service="{_label(host)}",destination_service_name="{_label(name)}",'
-            f'destination_service_namespace="{_label(namespace)}",'
-            f'upstream_cluster="{_label(cluster_name)}",request_protocol="http",'
-            f'response_code="{code}",response_flags="{_label(flags)}",'
-            f'connection_security_policy="unknown"'
-        )
-        lines.append(f"istio_requests_total{{{labels}}} {count}")
-    gauges = (
-        ("meshgate_downstream_cx_total", "counter", stats.downstream_cx_total),
-        ("meshgate_downstream_cx_active", "gauge", stats.downstream_cx_active),
-        ("meshgate_downstream_protocol_errors_total", "counter", stats.downstream_protocol_errors),
-        ("meshgate_upstream_cx_total", "counter", stats.upstream_cx_total),
-        ("meshgate_upstream_cx_active", "gauge", stats.upstream_cx_active),
-        ("meshgate_upstream_cx_connect_fail_total", "counter", stats.upstream_cx_connect_fail),
+    lines += [f"istio_requests_total{{{labels}}} {_number(entry[0])}" for labels, entry in rows]
+    histograms = (
+        ("istio_request_duration_milliseconds", "Request duration (ms).", _DUR0, 1),
+        ("istio_request_bytes", "Request body size (bytes).", _REQ0, 2),
+        ("istio_response_bytes", "Response body size (bytes).", _RESP0, 3),
     )
-    for name, kind, value in gauges:
+    for name, help_text, first, sum_index in histograms:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+        for labels, entry in rows:
+            cumulative = 0.0
+            for i, bound in enumerate(BUCKETS):
+                cumulative += entry[first + i]
+                lines.append(f'{name}_bucket{{{labels},le="{_number(bound)}"}} {_number(cumulative)}')
+            lines.append(f'{name}_bucket{{{labels},le="+Inf"}} {_number(entry[0])}')
+            lines.append(f"{name}_sum{{{labels}}} {_number(entry[sum_index])}")
+            lines.append(f"{name}_count{{{labels}}} {_number(entry[0])}")
+    overflow = stats.total(flags="UO")
+    scalars = (
+        ("meshgate_downstream_cx", "counter", stats.downstream_cx_total),
+        ("meshgate_downstream_cx_active", "gauge", stats.downstream_cx_active),
+        ("meshgate_downstream_protocol_errors", "counter", stats.downstream_protocol_errors),
+        ("meshgate_upstream_cx", "counter", stats.upstream_cx_total),
+        ("meshgate_upstream_cx_active", "gauge", stats.upstream_cx_active),
+        ("meshgate_upstream_cx_connect_fail", "counter", stats.upstream_cx_connect_fail),
+        ("meshgate_upstream_rq_pending_overflow", "counter", overflow),
+        ("meshgate_tls_handshakes", "counter", stats.tls_handshakes),
+        ("meshgate_tls_handshake_failures", "counter", stats.tls_handshake_failures),
+        ("meshgate_config_sequence", "gauge", stats.config_sequence),
+        ("meshgate_workers", "gauge", stats.workers),
+    )
+    for name, kind, value in scalars:
         lines.append(f"# TYPE {name} {kind}")
-        lines.append(f"{name} {value}")
+        lines.append(f"{name}{'_total' if kind == 'counter' else ''} {value}")
+    lines.append("# TYPE meshgate_reloads counter")
+    for outcome in ("applied", "partial", "rejected", "unchanged"):
+        lines.append(f'meshgate_reloads_total{{outcome="{outcome}"}} {stats.reloads.get(outcome, 0)}')
+    lines.append("# TYPE meshgate_config_info gauge")
+    lines.append(f'meshgate_config_info{{version="{_label(stats.config_version)}"}} 1')
     return "\n".join(lines) + "\n"

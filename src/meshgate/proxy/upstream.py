@@ -7,10 +7,13 @@ Theory of operation
 in `forward.py`) is then called back with `on_upstream_ready(conn)` or `on_upstream_failed(err)`.
 A connect is the only place a Task is created. Limits come from the cluster's `ConnectionPool`
 (Istio DestinationRule `connectionPool`): past `max_connections` requests wait in the pool
-(`max_pending_requests`), past that they fail with 503 UO.
+(`max_pending_requests`), past that they fail with 503 UO. `pick` chooses the endpoint by the
+cluster's load-balancing policy, skipping ejected endpoints (balancer.py); `report` feeds outlier
+detection. Connections use TLS when the cluster's DestinationRule originates it (upstream_tls.py),
+and endpoints named by DNS are resolved when a connection is opened (dns.py).
 
-While a request is in flight the connection's `sink` is its exchange, and the response parser
-(httptools) calls into the sink. When the exchange is done it calls `release(conn)`: a reusable
+The connection protocol itself is in upstream_conn.py. When the exchange is done it calls
+`release(conn)`: a reusable
 connection goes back to the endpoint's idle stack (LIFO, so a warm socket is reused and the oldest
 ones expire); one timer per `UpstreamPools` closes connections idle longer than the idle timeout.
 """
@@ -20,244 +23,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Sequence
+from ipaddress import ip_address
+from random import Random
 from time import monotonic as _monotonic
-from typing import Protocol, cast
 
 import httptools
 
 from meshgate import ir
-from meshgate.proxy.errors import Overflow, UpstreamError, UpstreamProtocol, connect_error
-from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
+from meshgate.proxy import balancer, upstream_tls
+from meshgate.proxy.dns import Resolver
+from meshgate.proxy.errors import ConnectFailure, Overflow, connect_error
 from meshgate.proxy.limits import Limits
 from meshgate.proxy.stats import Stats
+from meshgate.proxy.upstream_conn import RawSink, ResponseSink, UpstreamConnection
 
+_random = Random().random
 
-class ResponseSink(Protocol):
-    """What an upstream connection reports to (implemented by forward.Exchange)."""
-
-    waiting_upstream: bool
-
-    def on_upstream_ready(self, conn: UpstreamConnection) -> None: ...
-    def on_upstream_failed(self, err: UpstreamError) -> None: ...
-    def on_response_head(self, conn: UpstreamConnection, status: int) -> None: ...
-    def on_response_body(self, data: bytes) -> None: ...
-    def on_response_end(self) -> None: ...
-    def on_upstream_upgrade(self, rest: bytes) -> None: ...
-    def on_upstream_lost(self, exc: BaseException | None) -> None: ...
-    def on_upstream_error(self, err: UpstreamError) -> None: ...
-    def upstream_write_paused(self, paused: bool) -> None: ...
-    def flush(self) -> None: ...
-
-
-class RawSink(Protocol):
-    """After an Upgrade, bytes go to a tunnel instead (tunnel.py)."""
-
-    def from_upstream(self, data: bytes) -> None: ...
-    def upstream_lost(self) -> None: ...
-    def upstream_write_paused(self, paused: bool) -> None: ...
-
-
-class UpstreamConnection(asyncio.Protocol):
-    __slots__ = (
-        "_detached",
-        "_informational",
-        "chunked",
-        "closed",
-        "connection",
-        "has_date",
-        "head_only",
-        "idle_since",
-        "length",
-        "lines",
-        "local_address",
-        "out",
-        "parser",
-        "pool",
-        "read_paused",
-        "requests",
-        "reusable",
-        "sink",
-        "transport",
-        "tunnel",
-        "upgrade",
-    )
-
-    transport: asyncio.Transport
-
-    def __init__(self, pool: EndpointPool) -> None:
-        self.pool = pool
-        self.parser = httptools.HttpResponseParser(self)
-        self.sink: ResponseSink | None = None
-        self.tunnel: RawSink | None = None
-        self.out: list[bytes] = []
-        self.requests = 0
-        self.reusable = True
-        self.closed = False
-        self.read_paused = False
-        self.head_only = False  # the request in flight is HEAD: the response has no body
-        self.idle_since = 0.0
-        self.local_address = ""
-        # the response head being received (read by the sink in on_response_head)
-        self.lines: list[bytes] = []  # "name: value\r\n" forwarded as received
-        self.length = b""  # content-length as sent, b"" when absent
-        self.connection = b""  # Connection value when it names fields to drop
-        self.upgrade = b""
-        self.chunked = self.has_date = False
-        self._informational = self._detached = False
-
-    # --- asyncio.Protocol ------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
-        limits = self.pool.pools.limits
-        self.transport.set_write_buffer_limits(high=limits.high_water, low=limits.low_water)
-        sockname = transport.get_extra_info("sockname")
-        if sockname:
-            self.local_address = f"{sockname[0]}:{sockname[1]}"
-        self.pool.pools.stats.upstream_cx_active += 1
-        self.pool.pools.stats.upstream_cx_total += 1
-
-    def data_received(self, data: bytes) -> None:
-        if self.tunnel is not None:
-            self.tunnel.from_upstream(data)
-            return
-        sink = self.sink
-        if sink is None:  # bytes on an idle connection: not HTTP we understand, drop the socket
-            self.reusable = False
-            self.transport.close()
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            sink.on_upstream_upgrade(data[exc.args[0] :])
-        except httptools.HttpParserError as exc:
-            self.reusable = False
-            self.transport.abort()
-            sink.on_upstream_error(UpstreamProtocol(str(exc)))
-        self._detached = False
-        sink.flush()
-
-    def begin(self, sink: ResponseSink, head_only: bool) -> None:
-        """A request was sent on this connection: its response comes next."""
-        self.sink = sink
-        self.head_only = head_only
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.pool.pools.on_closed(self)
-        if self.tunnel is not None:
-            self.tunnel.upstream_lost()
-            return
-        sink = self.sink
-        if sink is not None:
-            self.sink = None
-            sink.on_upstream_lost(exc)
-            sink.flush()
-
-    def pause_writing(self) -> None:
-        target = self.tunnel or self.sink
-        if target is not None:
-            target.upstream_write_paused(True)
-
-    def resume_writing(self) -> None:
-        target = self.tunnel or self.sink
-        if target is not None:
-            target.upstream_write_paused(False)
-
-    # --- httptools callbacks ---------------------------------------------------------------
-    # Header lines are kept pre-rendered ("name: value\r\n") minus what the gateway owns, so the
-    # common response head is one join in forward.py; the framing fields are remembered.
-
-    def on_message_begin(self) -> None:
-        self.lines = []
-        self.length = self.connection = b""
-        self.chunked = self.has_date = False
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lower = name.lower()
-        if lower in RESPONSE_OWNED:
-            if lower == b"content-length":
-                self.length = value
-            elif lower == b"transfer-encoding":
-                self.chunked = value.lower().endswith(b"chunked")
-            elif lower == b"connection" and value.lower() not in PLAIN_CONNECTION:
-                # names other fields to drop (keep-alive/close themselves come from httptools)
-                self.connection = value if not self.connection else self.connection + b"," + value
-            elif lower == b"date":
-                self.has_date = True
-                self.lines.append(b"%s: %s\r\n" % (name, value))
-            elif lower == b"upgrade":
-                self.upgrade = value
-        else:
-            self.lines.append(b"%s: %s\r\n" % (name, value))
-
-    def on_headers_complete(self) -> None:
-        parser = self.parser
-        status = parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            self._informational = True  # 100 Continue & co: the final response follows
-            return
-        if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
-            self.reusable = False
-        sink = self.sink
-        if sink is not None:
-            head_only = self.head_only
-            sink.on_response_head(self, status)
-            if head_only and self.sink is sink:
-                # A HEAD response ends at its head, but httptools would wait for the advertised
-                # body: whatever this parser still reports in this feed belongs to nobody, and
-                # `release` gives the connection a fresh parser.
-                self._detached = True
-                sink.on_response_end()
-
-    def on_body(self, body: bytes) -> None:
-        sink = self.sink
-        if sink is not None and not self._detached:
-            sink.on_response_body(body)
-
-    def on_message_complete(self) -> None:
-        if self._informational:
-            self._informational = False
-            return
-        sink = self.sink
-        if sink is not None and not self._detached:
-            sink.on_response_end()
-
-    # --- used by the exchange --------------------------------------------------------------
-
-    def flush(self) -> None:
-        out = self.out
-        if out:
-            if not self.closed:
-                if len(out) == 1:
-                    self.transport.write(out[0])
-                else:
-                    self.transport.writelines(out)
-            out.clear()
-
-    def pause_reading(self) -> None:
-        if not self.read_paused and not self.closed:
-            self.read_paused = True
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self.read_paused:
-            self.read_paused = False
-            if not self.closed:
-                self.transport.resume_reading()
-
-    def abort(self) -> None:
-        self.reusable = False
-        self.sink = None
-        self.out.clear()  # nothing of an abandoned request leaves
-        if not self.closed:
-            self.transport.abort()
+__all__ = ["EndpointPool", "RawSink", "ResponseSink", "UpstreamConnection", "UpstreamPools"]
 
 
 class EndpointPool:
-    """Connections to one endpoint of one cluster. `state` is the cluster's shared accounting."""
+    """Connections to one endpoint of one cluster. `state` is the cluster's shared accounting;
+    `active` counts requests in flight (LEAST_REQUEST); the `fails_*`/`eject*` fields are the
+    outlier-detection state (balancer.report)."""
 
-    __slots__ = ("address", "cluster", "idle", "key", "pools", "port", "state", "waiters")
+    __slots__ = (
+        "active",
+        "address",
+        "cluster",
+        "ejected_until",
+        "ejections",
+        "fails_5xx",
+        "fails_gw",
+        "idle",
+        "key",
+        "pools",
+        "port",
+        "returned_at",
+        "state",
+        "waiters",
+    )
 
     def __init__(self, pools: UpstreamPools, state: _ClusterState, address: str, port: int) -> None:
         self.pools = pools
@@ -268,18 +74,23 @@ class EndpointPool:
         self.key = (self.cluster, address, port)
         self.idle: deque[UpstreamConnection] = deque()
         self.waiters: deque[ResponseSink] = deque()
+        self.active = self.fails_5xx = self.fails_gw = self.ejections = 0
+        self.ejected_until = self.returned_at = 0.0
 
 
 class _ClusterState:
     """Per cluster name: the current `ir.Cluster` (limits), ready endpoints' pools, round-robin
     position, connection and pending-request counts (circuit breakers)."""
 
-    __slots__ = ("cluster", "connections", "pending", "pools", "rr")
+    __slots__ = ("cluster", "connections", "pending", "pools", "requests", "retries", "ring", "rr")
 
     def __init__(self, cluster: ir.Cluster) -> None:
         self.cluster = cluster
         self.pools: tuple[EndpointPool, ...] = ()
+        self.ring: balancer.Ring | None = None
         self.rr = 0
+        self.requests = 0  # requests in flight (connectionPool http2MaxRequests)
+        self.retries = 0  # retries in flight (connectionPool maxRetries)
         self.connections = 0  # open or connecting
         self.pending = 0  # requests waiting for a connection slot
 
@@ -295,6 +106,7 @@ class UpstreamPools:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.TimerHandle | None = None
         self._closing = False
+        self.resolver = Resolver()
 
     # --- load balancing --------------------------------------------------------------------
 
@@ -315,11 +127,24 @@ class UpstreamPools:
                 pool = self._pools[key] = EndpointPool(self, state, endpoint.address, endpoint.port)
             pools.append(pool)
         state.pools = tuple(pools)
+        state.ring = None
+        if cluster.load_balancer.policy == "CONSISTENT_HASH":
+            weights = {(e.address, e.port): e.weight for e in cluster.endpoints}
+            members = [(f"{p.address}:{p.port}", weights.get((p.address, p.port), 1)) for p in pools]
+            state.ring = balancer.Ring(members)
         return state
 
-    def pick(self, cluster: ir.Cluster) -> EndpointPool | None:
-        """Round-robin over ready endpoints (also used for LEAST_REQUEST, see the README);
-        None when the cluster has no ready endpoint (503 UH)."""
+    def state_of(self, cluster: ir.Cluster) -> _ClusterState:
+        state = self._clusters.get(cluster.name)
+        if state is None or state.cluster is not cluster:
+            state = self._refresh(cluster)
+        return state
+
+    def pick(
+        self, cluster: ir.Cluster, key: bytes | None = None, exclude: Sequence[EndpointPool] = ()
+    ) -> EndpointPool | None:
+        """An endpoint by the cluster's load-balancing policy (balancer.py); None when no ready,
+        non-ejected endpoint is left (503 UH)."""
         state = self._clusters.get(cluster.name)
         if state is None or state.cluster is not cluster:
             state = self._refresh(cluster)
@@ -328,7 +153,24 @@ class UpstreamPools:
             return None
         index = state.rr
         state.rr = index + 1
-        return pools[index % len(pools)]
+        policy = cluster.load_balancer.policy
+        if not exclude and cluster.outlier_detection is None:  # the common cases, inlined
+            count = len(pools)
+            first = pools[index % count]
+            if policy == "ROUND_ROBIN" or count == 1:
+                return first
+            if policy == "LEAST_REQUEST":
+                other = pools[int(_random() * count) % count]
+                return other if other.active < first.active else first
+        return balancer.choose(policy, pools, index, state.ring, key, exclude, _monotonic())
+
+    def report(self, pool: EndpointPool, *, status: int = 0, local_failure: bool = False) -> None:
+        """An attempt's outcome, for outlier detection (no-op without `outlierDetection`)."""
+        policy = pool.state.cluster.outlier_detection
+        if policy is not None:
+            balancer.report(
+                pool, policy, pool.state.pools, status=status, local_failure=local_failure, now=_monotonic()
+            )
 
     # --- connections -----------------------------------------------------------------------
 
@@ -338,9 +180,13 @@ class UpstreamPools:
         """An idle connection now, or None and a later callback. Raises Overflow (503 UO)."""
         if not fresh:
             idle = pool.idle
+            sni = sink.upstream_sni
             while idle:
                 conn = idle.pop()
                 if not conn.closed and conn.reusable:
+                    if conn.sni != sni:  # TLS to another server name: keep it for its own host
+                        self._idle_other(pool, conn, sni)
+                        break
                     conn.sink = sink
                     return conn
         state = pool.state
@@ -354,6 +200,16 @@ class UpstreamPools:
             return None
         raise Overflow("connection pool overflow")
 
+    def _idle_other(self, pool: EndpointPool, first: UpstreamConnection, sni: str) -> None:
+        """Rare: idle connections with different SNI (auto-SNI clusters). Put `first` back;
+        a matching one further down the stack is left for the next call."""
+        pool.idle.append(first)
+        for conn in reversed(pool.idle):
+            if conn.sni == sni and not conn.closed:
+                pool.idle.remove(conn)
+                pool.idle.append(conn)
+                return
+
     def _connect(self, pool: EndpointPool, sink: ResponseSink) -> None:
         pool.state.connections += 1
         task = asyncio.get_running_loop().create_task(self._open(pool, sink))
@@ -364,15 +220,31 @@ class UpstreamPools:
         loop = asyncio.get_running_loop()
         state = pool.state
         timeout = self.limits.upstream_connect_timeout or state.cluster.connection_pool.connect_timeout
+        tls = state.cluster.tls
+        sni = sink.upstream_sni
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(
-                    lambda: UpstreamConnection(pool), pool.address, pool.port
-                )
+                address = pool.address
+                if state.cluster.discovery != "STATIC" and not _is_ip(address):
+                    rotate = state.cluster.discovery != "DNS_ROUND_ROBIN"
+                    address = await self.resolver.resolve(address, pool.port, rotate=rotate)
+                if tls is not None and tls.mode in upstream_tls.ORIGINATING:
+                    _, conn = await loop.create_connection(
+                        lambda: UpstreamConnection(pool),
+                        address,
+                        pool.port,
+                        ssl=upstream_tls.context_for(tls),
+                        server_hostname=sni or None,
+                    )
+                else:
+                    _, conn = await loop.create_connection(
+                        lambda: UpstreamConnection(pool), address, pool.port
+                    )
+                conn.sni = sni
         except (OSError, TimeoutError) as exc:
             state.connections -= 1
             self.stats.upstream_cx_connect_fail += 1
-            if sink.waiting_upstream:
+            if sink.waiting_upstream and sink.pool is pool:
                 sink.on_upstream_failed(connect_error(exc))
                 sink.flush()
             self._wake_waiter(pool)
@@ -380,7 +252,15 @@ class UpstreamPools:
         if self._closing:
             conn.transport.close()
             return
-        if sink.waiting_upstream:
+        problem = upstream_tls.peer_problem(tls, conn.transport) if tls is not None else ""
+        if problem:  # subjectAltNames mismatch: as a failed handshake (503 UF)
+            conn.abort()  # connection_lost → on_closed frees the slot
+            self.stats.upstream_cx_connect_fail += 1
+            if sink.waiting_upstream and sink.pool is pool:
+                sink.on_upstream_failed(ConnectFailure(problem))
+                sink.flush()
+            return
+        if sink.waiting_upstream and sink.pool is pool:
             conn.sink = sink
             sink.on_upstream_ready(conn)
             sink.flush()
@@ -407,7 +287,7 @@ class UpstreamPools:
         while waiters:
             sink = waiters.popleft()
             pool.state.pending -= 1
-            if sink.waiting_upstream:
+            if sink.waiting_upstream and sink.pool is pool:
                 conn.sink = sink
                 sink.on_upstream_ready(conn)
                 conn.flush()
@@ -431,7 +311,7 @@ class UpstreamPools:
         while pool.waiters and state.connections < state.cluster.connection_pool.max_connections:
             sink = pool.waiters.popleft()
             state.pending -= 1
-            if sink.waiting_upstream:
+            if sink.waiting_upstream and sink.pool is pool:
                 self._connect(pool, sink)
                 return
 
@@ -470,3 +350,11 @@ class UpstreamPools:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ip_address(address)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,82 @@
+"""Per-route objects the exchange needs, compiled once per route per snapshot.
+
+`plan_for(route)` is a dict lookup by the route's identity; the cache is dropped whenever a new
+snapshot is seen, so it never keeps old configuration alive (and routes are never hashed by value,
+which would walk the whole frozen dataclass on every request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshgate import ir
+from meshgate.proxy.cors import CompiledCors
+from meshgate.proxy.retry import RetryRule, compile_retry
+
+_NO_EDITS = ir.HeaderEdits()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    retry: RetryRule
+    cors: CompiledCors | None
+    fault: ir.FaultPolicy | None
+    mirrors: tuple[ir.Mirror, ...]
+    # istio-semantics 3.16.5: one destination → route ops, then destination ops; weighted
+    # destinations → destination ops, then route ops.
+    route_first: bool
+    # no header edits anywhere on the route (any destination): the heads take the fast path
+    plain_request: bool
+    plain_response: bool
+
+    def request_edits(self, route: ir.Route, dest: ir.WeightedCluster) -> tuple[ir.HeaderEdits, ...]:
+        if self.route_first:
+            return (route.request_headers, dest.request_headers)
+        return (dest.request_headers, route.request_headers)
+
+    def response_edits(
+        self, route: ir.Route, dest: ir.WeightedCluster, extra: ir.HeaderEdits | None
+    ) -> tuple[ir.HeaderEdits, ...]:
+        first, second = (
+            (route.response_headers, dest.response_headers)
+            if self.route_first
+            else (dest.response_headers, route.response_headers)
+        )
+        return (first, second, extra) if extra is not None else (first, second)
+
+
+class PlanCache:
+    __slots__ = ("_plans", "_snapshot")
+
+    def __init__(self) -> None:
+        self._plans: dict[int, tuple[ir.Route, RoutePlan]] = {}
+        self._snapshot: object = None
+
+    def get(self, snapshot: object, route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
+        if snapshot is not self._snapshot:
+            self._plans = {}
+            self._snapshot = snapshot
+        entry = self._plans.get(id(route))
+        if entry is not None and entry[0] is route:
+            return entry[1]
+        plan = build(route, cluster)
+        self._plans[id(route)] = (route, plan)
+        return plan
+
+
+def build(route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
+    action = route.action
+    clusters = action.clusters if isinstance(action, ir.Forward) else ()
+    consistent = cluster.load_balancer.policy == "CONSISTENT_HASH"
+    return RoutePlan(
+        retry=compile_retry(route.retries, consistent),
+        cors=CompiledCors(route.cors) if route.cors is not None else None,
+        fault=route.fault,
+        mirrors=route.mirrors,
+        route_first=len(clusters) <= 1,
+        plain_request=not (route.request_headers or any(c.request_headers for c in clusters)),
+        plain_response=not (route.response_headers or any(c.response_headers for c in clusters)),
+    )
+
+
+plans = PlanCache()

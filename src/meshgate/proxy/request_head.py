@@ -1,0 +1,162 @@
+"""The heads an exchange writes: the request head sent upstream (rewrite, `x-envoy-original-path`,
+gateway headers, header edits in the order of istio-semantics 3.16.5), the response head sent to
+the client, and the consistent-hash key of a request (istio-semantics 6.3.3).
+
+The common case (no edits, no `Connection` list) is one `join`; anything else goes through the
+general helpers in headers.py.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import parse_qsl
+
+from meshgate import ir, routing
+from meshgate.proxy import local_reply
+from meshgate.proxy.exchange_base import CHUNKED, LENGTH, NONE
+from meshgate.proxy.headers import downstream_response_head, upstream_request_head
+from meshgate.proxy.message import RequestHead
+
+if TYPE_CHECKING:
+    from meshgate.proxy.plan import RoutePlan
+    from meshgate.proxy.upstream import UpstreamConnection
+    from meshgate.routing.decision import RouteDecision
+    from meshgate.routing.request import RequestView
+
+_CRLF = b"\r\n"
+_CHUNKED_LINE = b"transfer-encoding: chunked\r\n"
+_ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
+_GATEWAY_RESPONSE_LINES = b"server: %s\r\nx-envoy-upstream-service-time: %d\r\n"
+_cookie_bits = random.Random().getrandbits
+
+
+class _Exchange(Protocol):
+    head: RequestHead
+    close_after: bool
+    service_time: int
+    response_extra: ir.HeaderEdits | None
+
+    @property
+    def proto(self) -> object: ...
+
+
+def build_request_head(
+    head: RequestHead,
+    route: ir.Route,
+    view: RequestView,
+    authority: str,
+    gateway: bytes,
+    edits: tuple[ir.HeaderEdits, ...] | None,
+) -> bytes:
+    """`edits` None: the route edits no request header (RoutePlan.plain_request)."""
+    target = routing.upstream_target(route, view)
+    action = route.action
+    if (
+        action.__class__ is ir.Forward
+        and action.rewrite is not None
+        and target.partition("?")[0] != head.path
+    ):
+        original = f"{head.path}?{head.query}" if head.query else head.path  # :path as received
+        gateway += b"x-envoy-original-path: %s\r\n" % original.encode("latin-1")
+    timeout = route.timeout
+    if timeout:
+        gateway += b"x-envoy-expected-rq-timeout-ms: %d\r\n" % int(timeout * 1000)
+    if head.chunked:
+        framing = _CHUNKED_LINE
+    elif head.content_length is not None:
+        framing = b"content-length: %d\r\n" % head.content_length
+    else:
+        framing = b""
+    if head.upgrade:
+        framing += b"connection: upgrade\r\nupgrade: %s\r\n" % head.upgrade
+    request_line = b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (
+        head.method_bytes,
+        target.encode("latin-1"),
+        authority.encode("latin-1"),
+    )
+    if head.connection or edits is not None:
+        return upstream_request_head(request_line, head, gateway, edits or (), framing)
+    return b"".join([request_line, *head.lines, gateway, _ATTEMPT, framing, _CRLF])
+
+
+def build_response_head(
+    exchange: _Exchange,
+    conn: UpstreamConnection,
+    status: int,
+    decision: RouteDecision,
+    plan: RoutePlan,
+) -> tuple[bytes, int, bool]:
+    """(head bytes, body framing toward the client, close-delimited backend body)."""
+    head = exchange.head
+    length = conn.length
+    mode, close_delimited = NONE, False
+    if status == 101:
+        framing = b"connection: upgrade\r\nupgrade: %s\r\n" % head.upgrade
+    else:
+        if head.is_head or status in {204, 304}:
+            framing = b"content-length: %s\r\n" % length if length and status != 204 else b""
+            if conn.chunked and head.is_head:
+                framing = _CHUNKED_LINE
+        elif length:
+            mode = LENGTH
+            framing = b"content-length: %s\r\n" % length
+        else:  # chunked, or delimited by the backend closing: chunked toward the client
+            mode = CHUNKED
+            close_delimited = not conn.chunked
+            framing = _CHUNKED_LINE
+        proto = exchange.proto
+        if exchange.close_after or proto.closing:  # type: ignore[attr-defined]
+            framing += b"connection: close\r\n"
+    gateway = _GATEWAY_RESPONSE_LINES % (exchange.proto.ctx.server_header, exchange.service_time)  # type: ignore[attr-defined]
+    extra = exchange.response_extra
+    if conn.connection or extra is not None or not plan.plain_response:
+        edits = plan.response_edits(decision.route, decision.destination, extra)
+        return downstream_response_head(status, conn, gateway, edits, framing), mode, close_delimited
+    parts = [local_reply.status_line(status), *conn.lines]
+    if not conn.has_date:
+        parts += (b"date: ", local_reply.date_header(), _CRLF)
+    parts += (gateway, framing, _CRLF)
+    return b"".join(parts), mode, close_delimited
+
+
+def hash_key(exchange: _Exchange, policy: ir.HashPolicy, view: RequestView) -> bytes | None:
+    """The consistent-hash key; None = no hash (the endpoint is picked as without hashing).
+    A missing cookie with a `ttl` is created: its value hashes this request and the response
+    sets it (`name="value"; Max-Age=ttl; Path=path; HttpOnly`, Envoy's format)."""
+    if policy.header:
+        value = view.headers.get(policy.header.lower())
+        return value.encode("latin-1") if value else None
+    if policy.cookie:
+        value = cookie_value(view.headers.get("cookie"), policy.cookie)
+        if value:
+            return value.encode("latin-1")
+        if policy.cookie_ttl is None:
+            return None
+        value = f"{_cookie_bits(64):016x}"
+        attrs = f"; Max-Age={int(policy.cookie_ttl)}" if policy.cookie_ttl else ""
+        if policy.cookie_path:
+            attrs += f"; Path={policy.cookie_path}"
+        cookie = ("set-cookie", f'{policy.cookie}="{value}"{attrs}; HttpOnly')
+        extra = exchange.response_extra
+        exchange.response_extra = ir.HeaderEdits(
+            set=extra.set if extra else (), add=(*(extra.add if extra else ()), cookie)
+        )
+        return value.encode("latin-1")
+    if policy.source_ip:
+        return view.client_address.encode("latin-1")
+    if policy.query_parameter:
+        for name, value in parse_qsl(view.query, keep_blank_values=True):
+            if name == policy.query_parameter:
+                return value.encode("latin-1")
+    return None
+
+
+def cookie_value(header: str | None, name: str) -> str:
+    if not header:
+        return ""
+    for item in header.split(";"):
+        key, sep, value = item.strip().partition("=")
+        if sep and key == name:
+            return value.strip().strip('"')
+    return ""

@@ -1,0 +1,247 @@
+"""One `UpstreamConnection` protocol per backend socket (pools are in upstream.py).
+
+While a request is in flight the connection's `sink` is its exchange, and the response parser
+(httptools) calls into the sink. Header lines are kept pre-rendered ("name: value\r\n") minus what
+the gateway owns, so the common response head is one join; the framing fields are remembered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol, cast
+
+import httptools
+
+from meshgate.proxy.errors import UpstreamError, UpstreamProtocol
+from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
+
+if TYPE_CHECKING:
+    from meshgate.proxy.upstream import EndpointPool
+
+
+class ResponseSink(Protocol):
+    """What an upstream connection reports to (implemented by forward.Exchange)."""
+
+    waiting_upstream: bool
+    # the endpoint the current attempt waits for: a connect or queue slot of an abandoned
+    # attempt (retried elsewhere) is not handed to the next one
+    pool: EndpointPool | None
+    upstream_sni: str  # TLS server name for a new connection ("" = none / plaintext)
+
+    def on_upstream_ready(self, conn: UpstreamConnection) -> None: ...
+    def on_upstream_failed(self, err: UpstreamError) -> None: ...
+    def on_response_head(self, conn: UpstreamConnection, status: int) -> None: ...
+    def on_response_body(self, data: bytes) -> None: ...
+    def on_response_end(self) -> None: ...
+    def on_upstream_upgrade(self, rest: bytes) -> None: ...
+    def on_upstream_lost(self, exc: BaseException | None) -> None: ...
+    def on_upstream_error(self, err: UpstreamError) -> None: ...
+    def upstream_write_paused(self, paused: bool) -> None: ...
+    def flush(self) -> None: ...
+
+
+class RawSink(Protocol):
+    """After an Upgrade, bytes go to a tunnel instead (tunnel.py)."""
+
+    def from_upstream(self, data: bytes) -> None: ...
+    def upstream_lost(self) -> None: ...
+    def upstream_write_paused(self, paused: bool) -> None: ...
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = (
+        "_detached",
+        "_informational",
+        "chunked",
+        "closed",
+        "connection",
+        "has_date",
+        "head_only",
+        "idle_since",
+        "length",
+        "lines",
+        "local_address",
+        "out",
+        "parser",
+        "pool",
+        "read_paused",
+        "requests",
+        "reusable",
+        "sink",
+        "sni",
+        "transport",
+        "tunnel",
+        "upgrade",
+    )
+
+    transport: asyncio.Transport
+
+    def __init__(self, pool: EndpointPool) -> None:
+        self.pool = pool
+        self.parser = httptools.HttpResponseParser(self)
+        self.sink: ResponseSink | None = None
+        self.tunnel: RawSink | None = None
+        self.out: list[bytes] = []
+        self.requests = 0
+        self.sni = ""
+        self.reusable = True
+        self.closed = False
+        self.read_paused = False
+        self.head_only = False  # the request in flight is HEAD: the response has no body
+        self.idle_since = 0.0
+        self.local_address = ""
+        # the response head being received (read by the sink in on_response_head)
+        self.lines: list[bytes] = []  # "name: value\r\n" forwarded as received
+        self.length = b""  # content-length as sent, b"" when absent
+        self.connection = b""  # Connection value when it names fields to drop
+        self.upgrade = b""
+        self.chunked = self.has_date = False
+        self._informational = self._detached = False
+
+    # --- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        limits = self.pool.pools.limits
+        self.transport.set_write_buffer_limits(high=limits.high_water, low=limits.low_water)
+        sockname = transport.get_extra_info("sockname")
+        if sockname:
+            self.local_address = f"{sockname[0]}:{sockname[1]}"
+        self.pool.pools.stats.upstream_cx_active += 1
+        self.pool.pools.stats.upstream_cx_total += 1
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.from_upstream(data)
+            return
+        sink = self.sink
+        if sink is None:  # bytes on an idle connection: not HTTP we understand, drop the socket
+            self.reusable = False
+            self.transport.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            sink.on_upstream_upgrade(data[exc.args[0] :])
+        except httptools.HttpParserError as exc:
+            self.reusable = False
+            self.transport.abort()
+            sink.on_upstream_error(UpstreamProtocol(str(exc)))
+        self._detached = False
+        sink.flush()
+
+    def begin(self, sink: ResponseSink, head_only: bool) -> None:
+        """A request was sent on this connection: its response comes next."""
+        self.sink = sink
+        self.head_only = head_only
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.pools.on_closed(self)
+        if self.tunnel is not None:
+            self.tunnel.upstream_lost()
+            return
+        sink = self.sink
+        if sink is not None:
+            self.sink = None
+            sink.on_upstream_lost(exc)
+            sink.flush()
+
+    def pause_writing(self) -> None:
+        target = self.tunnel or self.sink
+        if target is not None:
+            target.upstream_write_paused(True)
+
+    def resume_writing(self) -> None:
+        target = self.tunnel or self.sink
+        if target is not None:
+            target.upstream_write_paused(False)
+
+    # --- httptools callbacks ---------------------------------------------------------------
+    # Header lines are kept pre-rendered ("name: value\r\n") minus what the gateway owns, so the
+    # common response head is one join in forward.py; the framing fields are remembered.
+
+    def on_message_begin(self) -> None:
+        self.lines = []
+        self.length = self.connection = b""
+        self.chunked = self.has_date = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lower = name.lower()
+        if lower in RESPONSE_OWNED:
+            if lower == b"content-length":
+                self.length = value
+            elif lower == b"transfer-encoding":
+                self.chunked = value.lower().endswith(b"chunked")
+            elif lower == b"connection" and value.lower() not in PLAIN_CONNECTION:
+                # names other fields to drop (keep-alive/close themselves come from httptools)
+                self.connection = value if not self.connection else self.connection + b"," + value
+            elif lower == b"date":
+                self.has_date = True
+                self.lines.append(b"%s: %s\r\n" % (name, value))
+            elif lower == b"upgrade":
+                self.upgrade = value
+        else:
+            self.lines.append(b"%s: %s\r\n" % (name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self._informational = True  # 100 Continue & co: the final response follows
+            return
+        if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
+            self.reusable = False
+        sink = self.sink
+        if sink is not None:
+            head_only = self.head_only
+            sink.on_response_head(self, status)
+            if head_only and self.sink is sink:
+                # A HEAD response ends at its head, but httptools would wait for the advertised
+                # body: whatever this parser still reports in this feed belongs to nobody, and
+                # `release` gives the connection a fresh parser.
+                self._detached = True
+                sink.on_response_end()
+
+    def on_body(self, body: bytes) -> None:
+        sink = self.sink
+        if sink is not None and not self._detached:
+            sink.on_response_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        sink = self.sink
+        if sink is not None and not self._detached:
+            sink.on_response_end()
+
+    # --- used by the exchange --------------------------------------------------------------
+
+    def flush(self) -> None:
+        out = self.out
+        if out:
+            if not self.closed:
+                if len(out) == 1:
+                    self.transport.write(out[0])
+                else:
+                    self.transport.writelines(out)
+            out.clear()
+
+    def pause_reading(self) -> None:
+        if not self.read_paused and not self.closed:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.read_paused:
+            self.read_paused = False
+            if not self.closed:
+                self.transport.resume_reading()
+
+    def abort(self) -> None:
+        self.reusable = False
+        self.sink = None
+        self.out.clear()  # nothing of an abandoned request leaves
+        if not self.closed:
+            self.transport.abort()
