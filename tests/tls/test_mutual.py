@@ -5,6 +5,7 @@ x-forwarded-client-cert is never forwarded."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hashlib
 import io
@@ -142,6 +143,11 @@ def test_mutual_requires_a_client_certificate_from_the_ca(tmp_path: Path) -> Non
                 # MUTUAL: no certificate → refused; a certificate from another CA → refused
                 assert await handshake_refused(port, "mtls.example.com", client_context(ca))
                 assert await handshake_refused(port, "mtls.example.com", _with_client(ca, bad_cert, bad_key))
+                for _ in range(50):  # the server side notices the failed handshakes asynchronously
+                    if gw.ctx.stats.tls_handshake_failures >= 2:
+                        break
+                    await asyncio.sleep(0.02)
+                assert gw.ctx.stats.tls_handshake_failures == 2
                 # a valid certificate: served, identity forwarded (a client's own value is replaced)
                 headers = await _get(
                     port,

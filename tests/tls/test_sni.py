@@ -102,6 +102,8 @@ def test_unknown_sni_and_plain_http_are_refused(tmp_path: Path) -> None:
                 assert await plain_bytes_refused(port, b"\x16\x03\x01\x00\x05hello")  # garbage hello
                 # the gateway still serves after all that
                 assert (await https_get(port, "z.b.example.com", ca=ca)).sans == ["*.b.example.com"]
+                # Connections closed for their SNI never started a handshake: only the two served count.
+                assert (gw.ctx.stats.tls_handshakes, gw.ctx.stats.tls_handshake_failures) == (2, 0)
 
     run(main())
 

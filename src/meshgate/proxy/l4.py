@@ -165,7 +165,10 @@ class SniffingListener:
                 await self.loop.connect_accepted_socket(
                     factory, conn, ssl=ssl_context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT
                 )
+                self.ctx.stats.tls_handshake(True)
         except (OSError, ssl.SSLError, TimeoutError, asyncio.CancelledError):
+            if ssl_context is not None:
+                self.ctx.stats.tls_handshake(False)
             if conn.fileno() != -1:
                 conn.close()
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from meshgate import ir
+from meshgate.proxy import mirror
 from meshgate.proxy.context import ProxyContext
 from meshgate.proxy.http1 import HttpProtocol
 from meshgate.proxy.l4 import SniffingListener, served_here
@@ -160,6 +161,7 @@ class ProxyServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
         self.servers.clear()
+        await mirror.drain()  # copies are fire-and-forget: none may outlive the server
         await self.ctx.pools.close()
         if self.ctx.access_log is not None:
             self.ctx.access_log.close()
