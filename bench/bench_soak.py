@@ -1,0 +1,124 @@
+"""Soak: RSS and open file descriptors of `meshgate serve` across a long run (default 1M requests).
+
+    .venv/bin/python bench/bench_soak.py [--requests 1000000] [--chunk 10] [--connections 50] [--pin]
+
+Starts an nginx upstream and one `meshgate serve` process (as bench_proxy.py does), warms up, then
+drives wrk in chunks of `--chunk` seconds until `--requests` have been answered, sampling the gateway's
+VmRSS and fd count after each chunk. Passes when RSS stays within ±10 % of the post-warm-up sample and
+the fd count does not grow. Loopback only; every process it starts is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_proxy import ROOT, free_port, pinned, render, started, wait_http
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wrk_requests(port: int, seconds: int, connections: int, cpus: str) -> tuple[int, int]:
+    """(requests answered, socket errors + non-2xx) of one wrk run."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"]
+    out = subprocess.run(
+        pinned(command, cpus), check=True, capture_output=True, text=True, timeout=seconds + 30
+    ).stdout
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return done, errors + (int(non2xx.group(1)) if non2xx else 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--chunk", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument(
+        "--pin", action="store_true", help="gateway on the last CPU, wrk + upstream on the rest"
+    )
+    args = parser.parse_args()
+    if shutil.which("nginx") is None or shutil.which("wrk") is None:
+        print("bench_soak: needs nginx and wrk (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
+        return 2
+    cpus = sorted(os.sched_getaffinity(0))
+    gateway_cpus = str(cpus[-1]) if args.pin and len(cpus) > 1 else ""
+    other_cpus = ",".join(map(str, cpus[:-1])) if gateway_cpus else ""
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="meshgate-soak-") as tmp, started(processes):
+        work = Path(tmp)
+        upstream_port, gateway_port = free_port(), free_port()
+        values = {"workdir": work, "upstream_port": upstream_port, "proxy_port": free_port()}
+        upstream_conf = render("upstream.conf.tmpl", work / "upstream.conf", **values)
+        config = render("meshgate.yaml.tmpl", work / "meshgate.yaml", **values)
+        quiet = subprocess.DEVNULL
+        processes.append(
+            subprocess.Popen(
+                pinned(["nginx", "-p", str(work), "-c", str(upstream_conf)], other_cpus),
+                stdout=quiet,
+                stderr=quiet,
+            )
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "meshgate",
+            "serve",
+            "-f",
+            str(config),
+            "--workers",
+            "1",
+            "--bind",
+            f"80=127.0.0.1:{gateway_port}",
+            "--admin",
+            "off",
+        ]
+        gateway = subprocess.Popen(
+            pinned(command, gateway_cpus),
+            stdout=quiet,
+            stderr=quiet,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        processes.append(gateway)
+        wait_http(upstream_port)
+        wait_http(gateway_port)
+        wrk_requests(gateway_port, 3, args.connections, other_cpus)  # warm-up: pools, caches, allocator
+        base_rss, base_fds = rss_kib(gateway.pid), fd_count(gateway.pid)
+        print(f"after warm-up: RSS {base_rss / 1024:.1f} MiB, {base_fds} fds")
+        total = failures = 0
+        worst = 0.0
+        while total < args.requests:
+            done, errors = wrk_requests(gateway_port, args.chunk, args.connections, other_cpus)
+            total, failures = total + done, failures + errors
+            rss, fds = rss_kib(gateway.pid), fd_count(gateway.pid)
+            drift = (rss - base_rss) / base_rss * 100
+            worst = max(worst, abs(drift))
+            print(f"{total:>9} requests  RSS {rss / 1024:6.1f} MiB ({drift:+5.1f} %)  fds {fds}", flush=True)
+        final_fds = fd_count(gateway.pid)
+    rss_ok, fds_ok = worst <= 10.0, final_fds <= base_fds
+    print(
+        f"\n{total} requests, {failures} errors; worst RSS drift {worst:.1f} % (limit 10 %): "
+        f"{'PASS' if rss_ok else 'FAIL'}; fds {base_fds} -> {final_fds}: {'PASS' if fds_ok else 'FAIL'}"
+    )
+    return 0 if rss_ok and fds_ok and failures == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
