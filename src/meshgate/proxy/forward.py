@@ -32,7 +32,7 @@ truncation is visible.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from meshgate import routing
 from meshgate.proxy import fault, local_reply, mirror, route_filters, upstream_tls
@@ -107,7 +107,8 @@ class Exchange(RetryingExchange):
         if decision.__class__ is LocalReply:
             self.decided_locally(decision)
             return
-        decision = cast(RouteDecision, decision)
+        if TYPE_CHECKING:  # typing.cast is a function call per request
+            assert isinstance(decision, RouteDecision)
         self.decision = decision
         self.snapshot = snapshot
         self.route_name = decision.route.name
@@ -157,7 +158,10 @@ class Exchange(RetryingExchange):
             self.request_id,
             proto.client_ip_bytes,
         )
-        authority = routing.upstream_authority(route, destination, view)
+        if plan.plain_authority:  # routing.upstream_authority without a rewrite, inlined
+            authority = destination.authority or view.authority
+        else:
+            authority = routing.upstream_authority(route, destination, view)
         if cluster.tls is not None:
             self.upstream_sni = upstream_tls.server_name(cluster.tls, authority)
         self.up_head = build_request_head(
@@ -167,6 +171,7 @@ class Exchange(RetryingExchange):
             authority,
             gateway,
             None if plan.plain_request else plan.request_edits(route, destination),
+            plan.plain_target,
         )
         if plan.mirrors and not head.upgrade:
             route_filters.plan_mirrors(self, plan.mirrors)
@@ -305,8 +310,16 @@ class Exchange(RetryingExchange):
     def on_response_head(self, conn: UpstreamConnection, status: int) -> None:
         decision, plan = self.decision, self.plan
         assert decision is not None and plan is not None
-        self._report(status)
-        if plan.retry.mask and status != 101 and self._retry(status=status):
+        pool = self.pool
+        if pool is not None and pool.state.cluster.outlier_detection is not None:
+            self._report(status)
+        retry = plan.retry
+        if (
+            retry.mask
+            and status != 101
+            and (status >= 409 or status in retry.codes)  # else RetryRule.on_status is False
+            and self._retry(status=status)
+        ):
             return
         if self.exhausted:
             self.flags = f"{self.flags},URX" if self.flags else "URX"

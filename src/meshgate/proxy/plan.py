@@ -28,6 +28,11 @@ class RoutePlan:
     # no header edits anywhere on the route (any destination): the heads take the fast path
     plain_request: bool
     plain_response: bool
+    # no rewrite: the upstream target is the request's (what routing.upstream_target returns)
+    plain_target: bool
+    # no rewrite and at most one destination: the upstream authority is the destination's own,
+    # else the request's (what routing.upstream_authority returns)
+    plain_authority: bool
 
     def request_edits(self, route: ir.Route, dest: ir.WeightedCluster) -> tuple[ir.HeaderEdits, ...]:
         if self.route_first:
@@ -68,6 +73,7 @@ def build(route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
     action = route.action
     clusters = action.clusters if isinstance(action, ir.Forward) else ()
     consistent = cluster.load_balancer.policy == "CONSISTENT_HASH"
+    forward = action if isinstance(action, ir.Forward) else None
     return RoutePlan(
         retry=compile_retry(route.retries, consistent),
         cors=CompiledCors(route.cors) if route.cors is not None else None,
@@ -76,6 +82,8 @@ def build(route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
         route_first=len(clusters) <= 1,
         plain_request=not (route.request_headers or any(c.request_headers for c in clusters)),
         plain_response=not (route.response_headers or any(c.response_headers for c in clusters)),
+        plain_target=forward is None or forward.rewrite is None,
+        plain_authority=forward is None or (forward.rewrite is None and len(clusters) <= 1),
     )
 
 

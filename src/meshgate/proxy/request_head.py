@@ -48,17 +48,22 @@ def build_request_head(
     authority: str,
     gateway: bytes,
     edits: tuple[ir.HeaderEdits, ...] | None,
+    plain_target: bool = False,
 ) -> bytes:
-    """`edits` None: the route edits no request header (RoutePlan.plain_request)."""
-    target = routing.upstream_target(route, view)
-    action = route.action
-    if (
-        action.__class__ is ir.Forward
-        and action.rewrite is not None
-        and target.partition("?")[0] != head.path
-    ):
-        original = f"{head.path}?{head.query}" if head.query else head.path  # :path as received
-        gateway += b"x-envoy-original-path: %s\r\n" % original.encode("latin-1")
+    """`edits` None: the route edits no request header (RoutePlan.plain_request); `plain_target`:
+    the route rewrites nothing (RoutePlan.plain_target), the target goes up as received."""
+    if plain_target:
+        target = view.target
+    else:
+        target = routing.upstream_target(route, view)
+        action = route.action
+        if (
+            action.__class__ is ir.Forward
+            and action.rewrite is not None
+            and target.partition("?")[0] != head.path
+        ):
+            original = f"{head.path}?{head.query}" if head.query else head.path  # :path as received
+            gateway += b"x-envoy-original-path: %s\r\n" % original.encode("latin-1")
     timeout = route.timeout
     if timeout:
         gateway += b"x-envoy-expected-rq-timeout-ms: %d\r\n" % int(timeout * 1000)
