@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bench_proxy import ROOT, free_port, pinned, render, started, wait_http
@@ -100,6 +101,7 @@ def main() -> int:
         wait_http(upstream_port)
         wait_http(gateway_port)
         wrk_requests(gateway_port, 3, args.connections, other_cpus)  # warm-up: pools, caches, allocator
+        time.sleep(1.0)  # every sample is taken with the client connections gone
         base_rss, base_fds = rss_kib(gateway.pid), fd_count(gateway.pid)
         print(f"after warm-up: RSS {base_rss / 1024:.1f} MiB, {base_fds} fds")
         total = failures = 0
@@ -107,6 +109,7 @@ def main() -> int:
         while total < args.requests:
             done, errors = wrk_requests(gateway_port, args.chunk, args.connections, other_cpus)
             total, failures = total + done, failures + errors
+            time.sleep(1.0)  # let the closed client connections go before counting
             rss, fds = rss_kib(gateway.pid), fd_count(gateway.pid)
             drift = (rss - base_rss) / base_rss * 100
             worst = max(worst, abs(drift))
