@@ -92,6 +92,20 @@ def run_wrk(port: int, duration: int, connections: int, threads: int, cpus: str 
     return Result(rps, p50, p99)
 
 
+def cpu_placement(tool: str, pin: bool) -> tuple[str, str] | None:
+    """(proxy CPUs, wrk + upstream CPUs) for `--pin` — the proxies on the last CPU, the load on the
+    others — or ("", "") unpinned; None, after saying why, when nginx, wrk or taskset is missing."""
+    missing = [t for t in ("nginx", "wrk", *(("taskset",) if pin else ())) if shutil.which(t) is None]
+    if missing:
+        print(f"{tool}: missing {', '.join(missing)} (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin and len(cpus) < 2:
+        print(f"{tool}: --pin needs at least two CPUs", file=sys.stderr)
+        return None
+    return (str(cpus[-1]), ",".join(str(cpu) for cpu in cpus[:-1])) if pin else ("", "")
+
+
 def pinned(command: list[str], cpus: str) -> list[str]:
     return ["taskset", "-c", cpus, *command] if cpus else command
 
@@ -129,19 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    missing = [tool for tool in ("nginx", "wrk") if shutil.which(tool) is None]
-    if args.pin and shutil.which("taskset") is None:
-        missing.append("taskset")
-    if missing:
-        needed = ", ".join(missing)
-        print(f"bench_proxy: missing {needed} (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
+    placement = cpu_placement("bench_proxy", args.pin)
+    if placement is None:
         return 2
-    cpus = sorted(os.sched_getaffinity(0))
-    if args.pin and len(cpus) < 2:
-        print("bench_proxy: --pin needs at least two CPUs", file=sys.stderr)
-        return 2
-    proxy_cpus = str(cpus[-1]) if args.pin else ""
-    other_cpus = ",".join(str(cpu) for cpu in cpus[:-1]) if args.pin else ""
+    proxy_cpus, other_cpus = placement
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp, started(processes):
         work = Path(tmp)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_proxy import ROOT, free_port, pinned, render, started, wait_http
+from bench_proxy import ROOT, cpu_placement, free_port, pinned, render, started, wait_http
 
 
 def rss_kib(pid: int) -> int:
@@ -55,12 +54,10 @@ def main() -> int:
         "--pin", action="store_true", help="gateway on the last CPU, wrk + upstream on the rest"
     )
     args = parser.parse_args()
-    if shutil.which("nginx") is None or shutil.which("wrk") is None:
-        print("bench_soak: needs nginx and wrk (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
+    placement = cpu_placement("bench_soak", args.pin)
+    if placement is None:
         return 2
-    cpus = sorted(os.sched_getaffinity(0))
-    gateway_cpus = str(cpus[-1]) if args.pin and len(cpus) > 1 else ""
-    other_cpus = ",".join(map(str, cpus[:-1])) if gateway_cpus else ""
+    gateway_cpus, other_cpus = placement
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-soak-") as tmp, started(processes):
         work = Path(tmp)

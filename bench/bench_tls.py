@@ -19,7 +19,6 @@ import argparse
 import datetime
 import os
 import re
-import shutil
 import ssl
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_proxy import ROOT, Result, _ms, free_port, pinned, render, started, wait_http
+from bench_proxy import ROOT, Result, _ms, cpu_placement, free_port, pinned, render, started, wait_http
 
 NGINX_TLS = """\
 daemon off;
@@ -186,18 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         "--pin", action="store_true", help="proxies on the last CPU, wrk + upstream on the others"
     )
     args = parser.parse_args(argv)
-    missing = [
-        tool for tool in ("nginx", "wrk") + (("taskset",) if args.pin else ()) if shutil.which(tool) is None
-    ]
-    if missing:
-        print(f"bench_tls: missing {', '.join(missing)}", file=sys.stderr)
+    placement = cpu_placement("bench_tls", args.pin)
+    if placement is None:
         return 2
-    cpus = sorted(os.sched_getaffinity(0))
-    if args.pin and len(cpus) < 2:
-        print("bench_tls: --pin needs at least two CPUs", file=sys.stderr)
-        return 2
-    proxy_cpus = str(cpus[-1]) if args.pin else ""
-    other_cpus = ",".join(str(cpu) for cpu in cpus[:-1]) if args.pin else ""
+    proxy_cpus, other_cpus = placement
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-tls-") as tmp, started(processes):
         work = Path(tmp)
