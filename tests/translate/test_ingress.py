@@ -18,11 +18,11 @@ from meshgate.translate.ingress import (
     GENERATED_CREATION_TIMESTAMP,
     ROUTE_SEMANTICS_ANNOTATION,
     IngressConversion,
-    class_decision,
     convert_ingresses,
     gateway_name,
     virtual_service_name,
 )
+from meshgate.translate.ingress_class import class_decision
 from meshgate.translate.options import IngressMode, TranslateOptions
 
 FILE = "x.yaml"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from meshgate.analysis.analyzer import Analyzer, Context
 from meshgate.diag import Diagnostic, make
 from meshgate.resources.ingress import Ingress, IngressClass
-from meshgate.translate.ingress import CLASS_ANNOTATION
+from meshgate.translate.ingress_class import CLASS_ANNOTATION
 from meshgate.translate.options import IngressMode
 
 

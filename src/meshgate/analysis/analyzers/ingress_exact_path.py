@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from meshgate.analysis.analyzer import Analyzer, Context
 from meshgate.diag import Diagnostic, make
 from meshgate.resources.ingress import Ingress
-from meshgate.translate.ingress import class_decision
+from meshgate.translate.ingress_class import class_decision
 from meshgate.translate.ingress_paths import (
     IMPLEMENTATION_SPECIFIC,
     PathCondition,
