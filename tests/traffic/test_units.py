@@ -4,15 +4,16 @@ ejection limits, retry back-off, hash keys from cookies, the per-snapshot plan c
 from __future__ import annotations
 
 import random
-from types import SimpleNamespace
-from typing import Any
 
 from meshgate import ir
 from meshgate.proxy import balancer, fault
 from meshgate.proxy.cors import CompiledCors
+from meshgate.proxy.limits import Limits
 from meshgate.proxy.plan import PlanCache
 from meshgate.proxy.request_head import cookie_value
 from meshgate.proxy.retry import compile_retry
+from meshgate.proxy.stats import Stats
+from meshgate.proxy.upstream import EndpointPool, UpstreamPools, _ClusterState
 
 
 def test_fault_roll_is_parts_per_million() -> None:
@@ -41,12 +42,14 @@ def test_cors_origin_matchers() -> None:
     assert CompiledCors(ir.CorsPolicy(allow_origins=(ir.StringMatch(ir.MatchKind.EXACT, "*"),))).allowed("x")
 
 
-def _pool() -> Any:
-    return SimpleNamespace(fails_5xx=0, fails_gw=0, ejected_until=0.0, ejections=0, returned_at=0.0, active=0)
+def _pool(port: int = 9000) -> EndpointPool:
+    """A real endpoint pool (the compiled balancer accepts nothing else), fresh outlier state."""
+    state = _ClusterState(ir.Cluster("c", "c", 80))
+    return EndpointPool(UpstreamPools(Limits(), Stats()), state, "127.0.0.1", port)
 
 
 def test_outlier_ejection_time_grows_and_max_percent_holds() -> None:
-    pools = [_pool() for _ in range(4)]
+    pools = [_pool(9000 + i) for i in range(4)]
     policy = ir.OutlierDetection(
         consecutive_5xx=2, base_ejection_time=10, max_ejection_percent=25, interval=5
     )

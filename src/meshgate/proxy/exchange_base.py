@@ -27,11 +27,19 @@ NONE, LENGTH, CHUNKED = 0, 1, 2
 class ExchangeBase:
     # No __slots__: most fields keep their class-level default for the whole exchange, so
     # __init__ only sets what differs (measurably cheaper per request than 40 slot stores).
-    started = finished = False
-    request_done = response_done = response_started = False
-    discard_body = waiting_upstream = retried = close_delimited = False
+    started = False
+    finished = False
+    request_done = False
+    response_done = False
+    response_started = False
+    discard_body = False
+    waiting_upstream = False
+    retried = False
+    close_delimited = False
     body_buffer: list[bytes] | None = None
-    buffered = bytes_received = bytes_sent = 0
+    buffered = 0
+    bytes_received = 0
+    bytes_sent = 0
     body_mode = NONE
     conn: UpstreamConnection | None = None
     pool: EndpointPool | None = None
@@ -44,8 +52,14 @@ class ExchangeBase:
     timer: asyncio.TimerHandle | None = None  # route timeout
     try_timer: asyncio.TimerHandle | None = None  # per-try timeout, or the back-off wait
     status = 0
-    flags = details = route_name = upstream_local = upstream_sni = ""
-    request_id = xff = up_head = b""
+    flags = ""
+    details = ""
+    route_name = ""
+    upstream_local = ""
+    upstream_sni = ""
+    request_id = b""
+    xff = b""
+    up_head = b""
     service_time = -1
     sent_at = 0.0
     response_extra: ir.HeaderEdits | None = None  # CORS / set-cookie additions

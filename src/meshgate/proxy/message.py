@@ -72,12 +72,17 @@ class RequestHead:
     method = "GET"
     method_bytes = b"GET"
     is_head = False
-    target = path = "/"
-    query = authority = ""
+    target = "/"
+    path = "/"
+    query = ""
+    authority = ""
     version = "1.1"
     keep_alive = True
     headers: list[Header] = []
     lines: list[bytes] = []
     content_length: int | None = None
-    chunked = expect_continue = False
-    upgrade = connection = xff = b""
+    chunked = False
+    expect_continue = False
+    upgrade = b""
+    connection = b""
+    xff = b""

@@ -244,9 +244,9 @@ def format_prometheus(
         ("meshgate_config_sequence", "gauge", stats.config_sequence),
         ("meshgate_workers", "gauge", stats.workers),
     )
-    for name, kind, value in scalars:
+    for name, kind, count in scalars:
         lines.append(f"# TYPE {name} {kind}")
-        lines.append(f"{name}{'_total' if kind == 'counter' else ''} {value}")
+        lines.append(f"{name}{'_total' if kind == 'counter' else ''} {count}")
     lines.append("# TYPE meshgate_reloads counter")
     for outcome in ("applied", "partial", "rejected", "unchanged"):
         lines.append(f'meshgate_reloads_total{{outcome="{outcome}"}} {stats.reloads.get(outcome, 0)}')

@@ -1,0 +1,26 @@
+"""Print the fingerprint of the compiled data-plane build: the sources named in native-modules.txt,
+setup.py and the mypy (mypyc) version. scripts/build-native.sh and tests/test_native_build.py
+compare it with build/native.stamp."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256(version("mypy").encode())
+    names = (ROOT / "native-modules.txt").read_text().splitlines()
+    for name in ["setup.py", "native-modules.txt"] + [
+        f"src/{n.strip()}" for n in names if n.strip() and not n.startswith("#")
+    ]:
+        digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+if __name__ == "__main__":
+    sys.stdout.write(fingerprint() + "\n")
