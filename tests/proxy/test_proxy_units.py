@@ -79,8 +79,22 @@ def test_lazy_headers_decode_on_use() -> None:
 
 def test_fast_view_equals_the_constructor() -> None:
     args = (80, "a.example", "/p", "q=1", "GET", "http", {"x": "1"}, None, "", "127.0.0.1")
-    fields = [f.name for f in dataclasses.fields(RequestView)]
-    assert make_view(*args) == RequestView(**dict(zip(fields, args, strict=True)))
+    fields = (
+        "port",
+        "authority",
+        "path",
+        "query",
+        "method",
+        "scheme",
+        "headers",
+        "sni",
+        "bind",
+        "client_address",
+    )
+    view = make_view(*args)
+    assert view == RequestView(**dict(zip(fields, args, strict=True)))  # type: ignore[arg-type]
+    assert [getattr(view, name) for name in fields] == list(args)
+    assert view != RequestView(80, "b.example") and "authority='a.example'" in repr(view)
 
 
 def test_request_ids_are_uuid4() -> None:
@@ -88,6 +102,7 @@ def test_request_ids_are_uuid4() -> None:
     assert len(ids) == 1000
     pattern = re.compile(rb"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
     assert all(pattern.match(i) for i in ids)
+    assert {i[19:20] for i in ids} == {b"8", b"9", b"a", b"b"}  # every variant digit occurs
 
 
 def test_local_reply_rendering() -> None:

@@ -31,7 +31,6 @@ truncation is visible.
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 from meshgate import routing
@@ -46,8 +45,7 @@ from meshgate.proxy.errors import (
     UpstreamReset,
 )
 from meshgate.proxy.exchange_base import CHUNKED
-from meshgate.proxy.headers import ID_FORMAT as _ID
-from meshgate.proxy.headers import LazyHeaders
+from meshgate.proxy.headers import LazyHeaders, RequestIds
 from meshgate.proxy.message import make_view
 from meshgate.proxy.plan import plans
 from meshgate.proxy.request_head import build_request_head, build_response_head, hash_key
@@ -64,7 +62,7 @@ _CRLF = b"\r\n"
 _GATEWAY_REQUEST_LINES = (
     b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-request-id: %s\r\nx-envoy-external-address: %s\r\n"
 )
-_bits = random.Random().getrandbits
+_request_ids = RequestIds()
 _decide = routing.decide
 
 
@@ -100,8 +98,7 @@ class Exchange(RetryingExchange):
             proto.bind,
             proto.client_ip,
         )
-        # edge request: always a fresh id (8.3.1); new_request_id() inlined
-        self.request_id = _ID % (_bits(32), _bits(16), _bits(12), 0x8000 | _bits(14), _bits(48))
+        self.request_id = _request_ids.next()  # edge request: always a fresh id (8.3.1)
         self.xff = head.xff + b"," + proto.client_ip_bytes if head.xff else proto.client_ip_bytes
         decision = _decide(snapshot.table, view, ctx.rng)
         if decision.__class__ is LocalReply:

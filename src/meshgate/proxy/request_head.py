@@ -9,7 +9,7 @@ general helpers in headers.py.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from meshgate import ir, routing
@@ -19,6 +19,7 @@ from meshgate.proxy.headers import downstream_response_head, upstream_request_he
 from meshgate.proxy.message import RequestHead
 
 if TYPE_CHECKING:
+    from meshgate.proxy.forward import Exchange
     from meshgate.proxy.plan import RoutePlan
     from meshgate.proxy.upstream import UpstreamConnection
     from meshgate.routing.decision import RouteDecision
@@ -29,16 +30,6 @@ _CHUNKED_LINE = b"transfer-encoding: chunked\r\n"
 _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
 _GATEWAY_RESPONSE_LINES = b"server: %s\r\nx-envoy-upstream-service-time: %d\r\n"
 _cookie_bits = random.Random().getrandbits
-
-
-class _Exchange(Protocol):
-    head: RequestHead
-    close_after: bool
-    service_time: int
-    response_extra: ir.HeaderEdits | None
-
-    @property
-    def proto(self) -> object: ...
 
 
 def build_request_head(
@@ -86,7 +77,7 @@ def build_request_head(
 
 
 def build_response_head(
-    exchange: _Exchange,
+    exchange: Exchange,
     conn: UpstreamConnection,
     status: int,
     decision: RouteDecision,
@@ -111,9 +102,9 @@ def build_response_head(
             close_delimited = not conn.chunked
             framing = _CHUNKED_LINE
         proto = exchange.proto
-        if exchange.close_after or proto.closing:  # type: ignore[attr-defined]
+        if exchange.close_after or proto.closing:
             framing += b"connection: close\r\n"
-    gateway = _GATEWAY_RESPONSE_LINES % (exchange.proto.ctx.server_header, exchange.service_time)  # type: ignore[attr-defined]
+    gateway = _GATEWAY_RESPONSE_LINES % (exchange.proto.ctx.server_header, exchange.service_time)
     extra = exchange.response_extra
     if conn.connection or extra is not None or not plan.plain_response:
         edits = plan.response_edits(decision.route, decision.destination, extra)
@@ -125,7 +116,7 @@ def build_response_head(
     return b"".join(parts), mode, close_delimited
 
 
-def hash_key(exchange: _Exchange, policy: ir.HashPolicy, view: RequestView) -> bytes | None:
+def hash_key(exchange: Exchange, policy: ir.HashPolicy, view: RequestView) -> bytes | None:
     """The consistent-hash key; None = no hash (the endpoint is picked as without hashing).
     A missing cookie with a `ttl` is created: its value hashes this request and the response
     sets it (`name="value"; Max-Age=ttl; Path=path; HttpOnly`, Envoy's format)."""

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from ipaddress import ip_address
 from random import Random
 from time import monotonic as _monotonic
+from typing import TYPE_CHECKING
 
 import httptools
 
@@ -36,11 +37,14 @@ from meshgate.proxy.dns import Resolver
 from meshgate.proxy.errors import ConnectFailure, Overflow, connect_error
 from meshgate.proxy.limits import Limits
 from meshgate.proxy.stats import Stats
-from meshgate.proxy.upstream_conn import RawSink, ResponseSink, UpstreamConnection
+from meshgate.proxy.upstream_conn import RawSink, UpstreamConnection
+
+if TYPE_CHECKING:
+    from meshgate.proxy.forward import Exchange
 
 _random = Random().random
 
-__all__ = ["EndpointPool", "RawSink", "ResponseSink", "UpstreamConnection", "UpstreamPools"]
+__all__ = ["EndpointPool", "RawSink", "UpstreamConnection", "UpstreamPools"]
 
 
 class EndpointPool:
@@ -73,7 +77,7 @@ class EndpointPool:
         self.port = port
         self.key = (self.cluster, address, port)
         self.idle: deque[UpstreamConnection] = deque()
-        self.waiters: deque[ResponseSink] = deque()
+        self.waiters: deque[Exchange] = deque()
         self.active = self.fails_5xx = self.fails_gw = self.ejections = 0
         self.ejected_until = self.returned_at = 0.0
 
@@ -175,7 +179,7 @@ class UpstreamPools:
     # --- connections -----------------------------------------------------------------------
 
     def acquire(
-        self, pool: EndpointPool, sink: ResponseSink, *, fresh: bool = False
+        self, pool: EndpointPool, sink: Exchange, *, fresh: bool = False
     ) -> UpstreamConnection | None:
         """An idle connection now, or None and a later callback. Raises Overflow (503 UO)."""
         if not fresh:
@@ -210,13 +214,13 @@ class UpstreamPools:
                 pool.idle.append(conn)
                 return
 
-    def _connect(self, pool: EndpointPool, sink: ResponseSink) -> None:
+    def _connect(self, pool: EndpointPool, sink: Exchange) -> None:
         pool.state.connections += 1
         task = asyncio.get_running_loop().create_task(self._open(pool, sink))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _open(self, pool: EndpointPool, sink: ResponseSink) -> None:
+    async def _open(self, pool: EndpointPool, sink: Exchange) -> None:
         loop = asyncio.get_running_loop()
         state = pool.state
         timeout = self.limits.upstream_connect_timeout or state.cluster.connection_pool.connect_timeout

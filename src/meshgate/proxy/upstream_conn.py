@@ -12,32 +12,16 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
-from meshgate.proxy.errors import UpstreamError, UpstreamProtocol
+from meshgate.proxy.errors import UpstreamProtocol
 from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
 
 if TYPE_CHECKING:
+    from meshgate.proxy.forward import Exchange
     from meshgate.proxy.upstream import EndpointPool
 
-
-class ResponseSink(Protocol):
-    """What an upstream connection reports to (implemented by forward.Exchange)."""
-
-    waiting_upstream: bool
-    # the endpoint the current attempt waits for: a connect or queue slot of an abandoned
-    # attempt (retried elsewhere) is not handed to the next one
-    pool: EndpointPool | None
-    upstream_sni: str  # TLS server name for a new connection ("" = none / plaintext)
-
-    def on_upstream_ready(self, conn: UpstreamConnection) -> None: ...
-    def on_upstream_failed(self, err: UpstreamError) -> None: ...
-    def on_response_head(self, conn: UpstreamConnection, status: int) -> None: ...
-    def on_response_body(self, data: bytes) -> None: ...
-    def on_response_end(self) -> None: ...
-    def on_upstream_upgrade(self, rest: bytes) -> None: ...
-    def on_upstream_lost(self, exc: BaseException | None) -> None: ...
-    def on_upstream_error(self, err: UpstreamError) -> None: ...
-    def upstream_write_paused(self, paused: bool) -> None: ...
-    def flush(self) -> None: ...
+# While a request is in flight the connection reports to its `forward.Exchange` (the "sink":
+# on_response_head/body/end, on_upstream_lost/error/upgrade, upstream_write_paused, flush). The
+# concrete class, not a Protocol: compiled with mypyc, those become direct native calls.
 
 
 class RawSink(Protocol):
@@ -79,7 +63,7 @@ class UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: EndpointPool) -> None:
         self.pool = pool
         self.parser = httptools.HttpResponseParser(self)
-        self.sink: ResponseSink | None = None
+        self.sink: Exchange | None = None
         self.tunnel: RawSink | None = None
         self.out: list[bytes] = []
         self.requests = 0
@@ -130,7 +114,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._detached = False
         sink.flush()
 
-    def begin(self, sink: ResponseSink, head_only: bool) -> None:
+    def begin(self, sink: Exchange, head_only: bool) -> None:
         """A request was sent on this connection: its response comes next."""
         self.sink = sink
         self.head_only = head_only

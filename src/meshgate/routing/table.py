@@ -44,12 +44,22 @@ T = TypeVar("T")
 WILDCARD_BINDS = ("0.0.0.0", "::", "")
 
 
-@dataclass(frozen=True, slots=True)
-class SuffixIndex(Generic[T]):
+class _LengthIndex(Generic[T]):
+    """Wildcard patterns keyed by their fixed part, probed by length (longest first). Built once
+    by compile.py and never changed (a plain class, not a dataclass: mypyc compiles this module and
+    does not support generic dataclasses)."""
+
+    __slots__ = ("entries", "lengths")
+
+    def __init__(self, lengths: tuple[int, ...], entries: Mapping[str, T]) -> None:
+        self.lengths = lengths  # distinct lengths of the fixed parts, longest first
+        self.entries = entries  # fixed part -> value
+
+
+class SuffixIndex(_LengthIndex[T]):
     """`*<suffix>` patterns: the wildcard must cover at least one character of the name."""
 
-    lengths: tuple[int, ...]  # distinct suffix lengths, longest first
-    entries: Mapping[str, T]  # suffix (pattern without the leading '*') -> value
+    __slots__ = ()
 
     def longest(self, name: str) -> T | None:
         size = len(name)
@@ -62,12 +72,10 @@ class SuffixIndex(Generic[T]):
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class PrefixIndex(Generic[T]):
+class PrefixIndex(_LengthIndex[T]):
     """`<prefix>*` patterns (Envoy prefix wildcards such as `example.*`)."""
 
-    lengths: tuple[int, ...]
-    entries: Mapping[str, T]  # prefix (pattern without the trailing '*') -> value
+    __slots__ = ()
 
     def longest(self, name: str) -> T | None:
         size = len(name)
