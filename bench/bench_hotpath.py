@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -29,6 +30,7 @@ if str(ROOT / "src") not in sys.path:
 import uvloop  # noqa: E402
 
 from meshgate.proxy import ProxyContext  # noqa: E402
+from meshgate.proxy.access_log import AccessLog  # noqa: E402
 from meshgate.proxy.http1 import HttpProtocol  # noqa: E402
 from meshgate.proxy.upstream_conn import UpstreamConnection  # noqa: E402
 from meshgate.runtime import SnapshotStore  # noqa: E402
@@ -77,14 +79,17 @@ class FakeTransport:
     abort = close
 
 
-async def measure(requests: int, repeat: int) -> list[float]:
+async def measure(requests: int, repeat: int, access_log: str = "off", stats: bool = True) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="meshgate-hotpath-") as tmp:
         text = Template((ROOT / "bench/nginx/meshgate.yaml.tmpl").read_text())
         config = Path(tmp) / "meshgate.yaml"
         config.write_text(text.substitute(upstream_port=UPSTREAM_PORT))
         snapshot, _ = build_snapshot([str(config)])
     assert snapshot is not None
-    ctx = ProxyContext(SnapshotStore(snapshot))
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below, after the measurement
+    log = None if access_log == "off" else AccessLog(sink, access_log)
+    ctx = ProxyContext(SnapshotStore(snapshot), access_log=log)
+    ctx.stats.enabled = stats
     cluster = next(c for c in snapshot.config.clusters if c.endpoints)
     pool = ctx.pools.pick(cluster)
     assert pool is not None
@@ -101,15 +106,19 @@ async def measure(requests: int, repeat: int) -> list[float]:
         upstream.data_received(RESPONSE)
 
     one()
-    assert ctx.stats.total(status=200) == 1, "the warm-up request did not get its 200"
+    assert not stats or ctx.stats.total(status=200) == 1, "the warm-up request did not get its 200"
     results = []
     for _ in range(repeat):
         start = time.perf_counter()
         for _ in range(requests):
             one()
         results.append((time.perf_counter() - start) / requests * 1e6)
-    assert ctx.stats.total(status=200) == 1 + requests * repeat
+    if stats:
+        assert ctx.stats.total(status=200) == 1 + requests * repeat
     proto.connection_lost(None)
+    if log is not None:
+        log.close()
+    sink.close()
     return results
 
 
@@ -119,12 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=20000, help="requests per repetition")
     parser.add_argument("--repeat", type=int, default=5, help="repetitions (best and median shown)")
+    parser.add_argument("--access-log", choices=("off", "text", "json"), default="off", help="as serve's")
+    parser.add_argument("--stats", choices=("on", "off"), default="on", help="as serve's")
     args = parser.parse_args(argv)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        results = runner.run(measure(args.requests, args.repeat))
+        results = runner.run(measure(args.requests, args.repeat, args.access_log, args.stats == "on"))
     print(
         f"hot path: best {min(results):.1f} µs/request, median {statistics.median(results):.1f} "
-        f"µs/request ({args.repeat} x {args.requests} requests, no sockets)"
+        f"µs/request ({args.repeat} x {args.requests} requests, no sockets, access log {args.access_log}, "
+        f"stats {args.stats})"
     )
     return 0
 

@@ -11,7 +11,7 @@ import pytest
 
 from meshgate import ir
 from meshgate.proxy import local_reply
-from meshgate.proxy.access_log import FORMATS, LogRecord, format_json, format_text
+from meshgate.proxy.access_log import FORMATS, LogRecord, format_json, format_start_time, format_text
 from meshgate.proxy.errors import (
     ConnectFailure,
     NoHealthyUpstream,
@@ -143,7 +143,7 @@ def test_error_catalogue_matches_envoy() -> None:
 
 
 def _record(**changes: object) -> LogRecord:
-    base = LogRecord(
+    base = dict(
         start_time=1700000000.123,
         method="GET",
         path="/p?q",
@@ -169,7 +169,13 @@ def _record(**changes: object) -> LogRecord:
         requested_server_name="",
         route_name="r1",
     )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return LogRecord(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_start_time_is_cached_per_second_only() -> None:
+    assert format_start_time(1700000000.999) == "2023-11-14T22:13:20.999Z"
+    assert format_start_time(1700000001.001) == "2023-11-14T22:13:21.001Z"  # next second re-rendered
+    assert format_start_time(1700000000.5) == "2023-11-14T22:13:20.500Z"  # and back
 
 
 def test_access_log_text_format() -> None:

@@ -45,7 +45,7 @@ from meshgate.proxy.errors import (
     UpstreamReset,
 )
 from meshgate.proxy.exchange_base import CHUNKED
-from meshgate.proxy.headers import LazyHeaders, RequestIds
+from meshgate.proxy.headers import LazyHeaders, new_request_id
 from meshgate.proxy.message import make_view
 from meshgate.proxy.plan import plans
 from meshgate.proxy.request_head import build_request_head, build_response_head, hash_key
@@ -62,7 +62,6 @@ _CRLF = b"\r\n"
 _GATEWAY_REQUEST_LINES = (
     b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-request-id: %s\r\nx-envoy-external-address: %s\r\n"
 )
-_request_ids = RequestIds()
 _decide = routing.decide
 
 
@@ -98,7 +97,7 @@ class Exchange(RetryingExchange):
             proto.bind,
             proto.client_ip,
         )
-        self.request_id = _request_ids.next()  # edge request: always a fresh id (8.3.1)
+        self.request_id = new_request_id()  # edge request: always a fresh id (8.3.1)
         self.xff = head.xff + b"," + proto.client_ip_bytes if head.xff else proto.client_ip_bytes
         decision = _decide(snapshot.table, view, ctx.rng)
         if decision.__class__ is LocalReply:

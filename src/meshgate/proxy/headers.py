@@ -59,53 +59,14 @@ _rand = random.Random()
 _bits = _rand.getrandbits
 
 
-# The variant nibble of a version-4 UUID is 8, 9, a or b: indexed by the random hex digit's code.
-_VARIANT = tuple(
-    b"89ab"[int(chr(code), 16) & 3 : (int(chr(code), 16) & 3) + 1] if chr(code) in "0123456789abcdef" else b""
-    for code in range(256)
-)
-_ID_BATCH = 64  # ids per draw from the generator
+ID_FORMAT = b"%08x-%04x-4%03x-%04x-%012x"
 
 
-class RequestIds:
-    """Random (version 4) UUIDs for x-request-id, drawn 64 at a time: one `getrandbits` and one
-    hex conversion per batch, then slices per request (the five-field format per request cost
-    ~5k instructions; no os.urandom syscall as `uuid.uuid4()` makes)."""
-
-    __slots__ = ("_hex", "_pos")
-
-    def __init__(self) -> None:
-        self._hex = b""
-        self._pos = 0
-
-    def next(self) -> bytes:
-        pos = self._pos
-        digits = self._hex
-        if pos >= len(digits):
-            digits = self._hex = _bits(128 * _ID_BATCH).to_bytes(16 * _ID_BATCH, "big").hex().encode()
-            pos = 0
-        self._pos = pos + 32
-        return b"".join(
-            (
-                *(
-                    digits[pos : pos + 8],
-                    b"-",
-                    digits[pos + 8 : pos + 12],
-                    b"-4",
-                    digits[pos + 13 : pos + 16],
-                ),
-                *(
-                    b"-",
-                    _VARIANT[digits[pos + 16]],
-                    digits[pos + 17 : pos + 20],
-                    b"-",
-                    digits[pos + 20 : pos + 32],
-                ),
-            )
-        )
-
-
-new_request_id = RequestIds().next
+def new_request_id() -> bytes:
+    """A random (version 4) UUID, without the os.urandom syscall `uuid.uuid4()` makes. (Batching
+    ids, 64 per draw, was measured: sliced per request 5.1k instructions, bulk-formatted 8.8k,
+    this 5.5k; not worth the code.)"""
+    return ID_FORMAT % (_bits(32), _bits(16), _bits(12), 0x8000 | _bits(14), _bits(48))
 
 
 @lru_cache(maxsize=256)

@@ -1,7 +1,7 @@
 """Counters the data plane bumps and the admin server formats (Prometheus text, istio-semantics 8.2).
 
 Hot path: one dict lookup keyed by (response_code, response_flags, cluster name) and a handful of
-list increments (`Stats.observe`); histogram buckets are found with `bisect` over Envoy's default
+list increments (`Stats.observe`); histogram buckets are found by a forward scan over Envoy's default
 boundaries (8.2.4). Labels are resolved from the config only when scraped, so the hot path never
 builds label strings. Workers export their raw counters (`export`) and the supervisor merges them
 (`merge`) before formatting, so one scrape reports every worker.
@@ -9,7 +9,6 @@ builds label strings. Workers export their raw counters (`export`) and the super
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +21,23 @@ BUCKETS: tuple[float, ...] = (
     10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 )  # fmt: skip
 _FLOAT_BUCKETS = tuple(float(b) for b in BUCKETS)  # float vs float compares are the fast ones
-_INT_BUCKETS = tuple(int(b) for b in BUCKETS)  # for integer sizes: `n <= 0.5` is `n <= 0`
 _N = len(BUCKETS) + 1  # + the +Inf bucket
 _DUR0 = 4  # entry layout: count, duration sum, request bytes sum, response bytes sum, buckets...
 _REQ0 = _DUR0 + _N
 _RESP0 = _REQ0 + _N
 _WIDTH = _RESP0 + _N
+
+
+def _bucket(value: float) -> int:
+    """Index of the first bucket whose bound is >= value (bisect_left): a forward scan, since
+    most values fall in the first few buckets and a compiled loop beats a call to bisect."""
+    index = 0
+    for bound in _FLOAT_BUCKETS:
+        if value <= bound:
+            return index
+        index += 1
+    return index
+
 
 Key = tuple[int, str, str]  # (response_code, response_flags, cluster name)
 
@@ -74,9 +84,9 @@ class Stats:
         entry[1] += duration_ms
         entry[2] += req_bytes
         entry[3] += resp_bytes
-        entry[_DUR0 + bisect_left(_FLOAT_BUCKETS, duration_ms)] += 1
-        entry[_REQ0 + (bisect_left(_INT_BUCKETS, req_bytes) if req_bytes else 0)] += 1
-        entry[_RESP0 + (bisect_left(_INT_BUCKETS, resp_bytes) if resp_bytes else 0)] += 1
+        entry[_DUR0 + _bucket(duration_ms)] += 1
+        entry[_REQ0 + (_bucket(float(req_bytes)) if req_bytes else 0)] += 1
+        entry[_RESP0 + (_bucket(float(resp_bytes)) if resp_bytes else 0)] += 1
 
     def count(self, status: int, flags: str, cluster: str) -> None:
         self.observe(status, flags, cluster, 0.0, 0, 0)
