@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_proxy import ROOT, Result, free_port, render, run_wrk, started, wait_http
+from harness import ROOT, Result, free_port, render, run_wrk, started, wait_http
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         targets: dict[str, int] = {}
         for workers in (1, 2):
             port = free_port()
-            conf = render("proxy.conf.tmpl", work / f"proxy{workers}.conf", **{**values, "proxy_port": port})
-            text = conf.read_text().replace("worker_processes 1;", f"worker_processes {workers};")
-            text = text.replace("master_process off;", "master_process on;")
-            conf.write_text(text.replace("/proxy.pid", f"/proxy{workers}.pid"))
+            conf = render(
+                "proxy.conf.tmpl",
+                work / f"proxy{workers}.conf",
+                **{**values, "proxy_port": port, "workers": workers, "master": "on"},
+            )
+            conf.write_text(conf.read_text().replace("/proxy.pid", f"/proxy{workers}.pid"))
             processes.append(subprocess.Popen(["nginx", "-p", str(work), "-c", str(conf)], stderr=devnull))
             targets[f"nginx-w{workers}"] = port
         variants = {

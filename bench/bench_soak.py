@@ -12,21 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_proxy import ROOT, cpu_placement, free_port, pinned, render, started, wait_http
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+from harness import ROOT, cpu_placement, free_port, pinned, render, rss_kib, run_wrk, started, wait_http
 
 
 def fd_count(pid: int) -> int:
@@ -34,15 +26,9 @@ def fd_count(pid: int) -> int:
 
 
 def wrk_requests(port: int, seconds: int, connections: int, cpus: str) -> tuple[int, int]:
-    """(requests answered, socket errors + non-2xx) of one wrk run."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"http://127.0.0.1:{port}/"]
-    out = subprocess.run(
-        pinned(command, cpus), check=True, capture_output=True, text=True, timeout=seconds + 30
-    ).stdout
-    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return done, errors + (int(non2xx.group(1)) if non2xx else 0)
+    """(requests answered, socket errors + timeouts + non-2xx) of one wrk run."""
+    result = run_wrk(port, seconds, connections, 2, cpus)
+    return result.requests, result.socket_errors + result.timeouts + result.non2xx
 
 
 def main() -> int:

@@ -1,0 +1,172 @@
+"""Shared pieces of the nginx/wrk data-plane benchmarks: ports, templates, wrk, CPU placement, processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "nginx"
+ROOT = HERE.parent
+
+# Placeholders of bench/nginx/*.tmpl a caller need not give: one nginx worker without a master process,
+# and the upstream's 16 KiB body as 16 lines of 1 KiB (an nginx config token is limited to 4 KiB).
+TEMPLATE_DEFAULTS: dict[str, object] = {"workers": 1, "master": "off", "kib_line": "x" * 1023 + "\\n"}
+
+
+@dataclass(frozen=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int = 0
+    socket_errors: int = 0  # wrk's connect + read + write errors
+    timeouts: int = 0
+    non2xx: int = 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def render(name: str, dest: Path, **values: object) -> Path:
+    merged = {**TEMPLATE_DEFAULTS, **values}
+    text = Template((TEMPLATES / name).read_text()).substitute({k: str(v) for k, v in merged.items()})
+    dest.write_text(text)
+    return dest
+
+
+def wait_http(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except Exception as exc:  # not up yet
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing answers 200 on 127.0.0.1:{port}: {last}")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if not match:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(
+    port: int,
+    duration: int,
+    connections: int,
+    threads: int,
+    cpus: str = "",
+    path: str = "/",
+    *,
+    scheme: str = "http",
+    headers: tuple[str, ...] = (),
+) -> Result:
+    """One wrk run against 127.0.0.1:`port` (wrk pinned to `cpus` when given), parsed."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    command.append(f"{scheme}://127.0.0.1:{port}{path}")
+    out = subprocess.run(
+        pinned(command, cpus), check=True, capture_output=True, text=True, timeout=duration + 30
+    ).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> Result:
+    """Req/s, p50, p99 (`--latency`), requests, socket errors, timeouts and non-2xx of wrk's output."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    socket_errors = dict(re.findall(r"(connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(
+        rps,
+        p50,
+        p99,
+        done,
+        sum(int(socket_errors.get(kind, 0)) for kind in ("connect", "read", "write")),
+        int(socket_errors.get("timeout", 0)),
+        int(non2xx.group(1)) if non2xx else 0,
+    )
+
+
+def cpu_placement(tool: str, pin: bool) -> tuple[str, str] | None:
+    """(proxy CPUs, wrk + upstream CPUs) for `--pin` — the proxies on the last CPU, the load on the
+    others — or ("", "") unpinned; None, after saying why, when nginx, wrk or taskset is missing."""
+    missing = [t for t in ("nginx", "wrk", *(("taskset",) if pin else ())) if shutil.which(t) is None]
+    if missing:
+        print(f"{tool}: missing {', '.join(missing)} (Debian: apt-get install -y nginx wrk)", file=sys.stderr)
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin and len(cpus) < 2:
+        print(f"{tool}: --pin needs at least two CPUs", file=sys.stderr)
+        return None
+    return (str(cpus[-1]), ",".join(str(cpu) for cpu in cpus[:-1])) if pin else ("", "")
+
+
+def pinned(command: list[str], cpus: str) -> list[str]:
+    return ["taskset", "-c", cpus, *command] if cpus else command
+
+
+@contextlib.contextmanager
+def started(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for proc in reversed(processes):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(processes):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (every thread's list in /proc/PID/task/*/children)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def serving_rss_kib(pid: int) -> int:
+    """RSS of the processes that serve: the children of a supervisor (`serve --workers N`, N > 1)
+    summed, or `pid` itself when it has none."""
+    workers = children(pid)
+    return sum(rss_kib(child) for child in workers) if workers else rss_kib(pid)
