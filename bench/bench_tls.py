@@ -18,14 +18,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from cryptography import x509
@@ -34,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_proxy import ROOT, Result, _ms, cpu_placement, free_port, pinned, render, started, wait_http
+from harness import ROOT, Result, cpu_placement, free_port, pinned, render, run_wrk, started, wait_http
 
 NGINX_TLS = """\
 daemon off;
@@ -53,7 +49,7 @@ http {{
     scgi_temp_path {work}/tls_scgi;
     upstream bench_upstream {{
         server 127.0.0.1:{upstream};
-        keepalive 64;
+        keepalive 1024;  # as bench/nginx/proxy.conf.tmpl: more idle upstream connections than wrk opens
     }}
     server {{
         listen 127.0.0.1:{port} ssl;
@@ -136,40 +132,10 @@ def make_certificate(work: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def wait_https(port: int, timeout: float = 15.0) -> None:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"https://127.0.0.1:{port}/", timeout=1, context=context) as response:
-                if response.status == 200:
-                    return
-        except Exception as exc:  # not up yet
-            last = exc
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answers 200 over TLS on 127.0.0.1:{port}: {last}")
-
-
 def run_wrk_https(port: int, duration: int, connections: int, threads: int, cpus: str, close: bool) -> Result:
-    """Like bench_proxy.run_wrk, over https; `Connection: close` makes every request a new handshake."""
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
-    if close:
-        command += ["-H", "Connection: close"]
-    command.append(f"https://127.0.0.1:{port}/")
-    out = subprocess.run(
-        pinned(command, cpus), check=True, capture_output=True, text=True, timeout=duration + 30
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
-        found = re.search(pattern, out)
-        if found:
-            print(f"  warning: {found.group(0)} on port {port}", file=sys.stderr)
-    return Result(rps, p50, p99)
+    """harness.run_wrk over https; `Connection: close` makes every request a new handshake."""
+    headers = ("Connection: close",) if close else ()
+    return run_wrk(port, duration, connections, threads, cpus, scheme="https", headers=headers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         meshgate = [sys.executable, "-m", "meshgate", "serve", "-f", str(config)]
-        meshgate += ["--bind", f"443=127.0.0.1:{meshgate_port}", "--admin", "off"]
+        # one worker like nginx (`serve` defaults to one per core: two processes sharing the pinned CPU)
+        meshgate += ["--bind", f"443=127.0.0.1:{meshgate_port}", "--admin", "off", "--workers", "1"]
         with (work / "meshgate.log").open("wb") as log:
             processes.append(
                 subprocess.Popen(
@@ -224,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         wait_http(upstream)
         for port in (nginx_port, meshgate_port):
-            wait_https(port)
+            wait_http(port, scheme="https")
         targets = {"nginx": nginx_port, "meshgate": meshgate_port}
         kinds = {"handshakes": True, "keep-alive": False}
         if args.warmup:

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,18 +51,26 @@ def render(name: str, dest: Path, **values: object) -> Path:
     return dest
 
 
-def wait_http(port: int, timeout: float = 15.0) -> None:
+def wait_http(port: int, timeout: float = 15.0, scheme: str = "http") -> None:
+    """Until 127.0.0.1:`port` answers 200 (https: any certificate, the benches make their own)."""
+    context = None
+    if scheme == "https":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+            with urllib.request.urlopen(
+                f"{scheme}://127.0.0.1:{port}/", timeout=1, context=context
+            ) as response:
                 if response.status == 200:
                     return
         except Exception as exc:  # not up yet
             last = exc
         time.sleep(0.1)
-    raise RuntimeError(f"nothing answers 200 on 127.0.0.1:{port}: {last}")
+    raise RuntimeError(f"nothing answers 200 over {scheme} on 127.0.0.1:{port}: {last}")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

@@ -451,6 +451,10 @@ class HttpProtocol(asyncio.Protocol):
             if not self.closed:
                 if len(out) == 1:
                     self.transport.write(out[0])
+                elif self.tls is not None:
+                    # TLS: one SSL_write, hence one record, for the whole batch (writelines makes
+                    # one record per item: twice the encryption calls for a head + body response)
+                    self.transport.write(b"".join(out))
                 else:
                     self.transport.writelines(out)
             out.clear()
