@@ -5,7 +5,8 @@
 Starts an nginx upstream and one `meshgate serve` process (as bench_proxy.py does), warms up, then
 drives wrk in chunks of `--chunk` seconds until `--requests` have been answered, sampling the gateway's
 VmRSS and fd count after each chunk. Passes when RSS stays within ±10 % of the post-warm-up sample and
-the fd count does not grow. Loopback only; every process it starts is stopped on exit.
+the fd count does not grow after the first chunk (the upstream pool grows to the peak concurrency
+once). Loopback only; every process it starts is stopped on exit.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def main() -> int:
         print(f"after warm-up: RSS {base_rss / 1024:.1f} MiB, {base_fds} fds")
         total = failures = 0
         worst = 0.0
+        # The fd baseline is taken after the first full chunk: the upstream pool keeps as many idle
+        # connections as the peak concurrency seen so far, which the 3 s warm-up may not reach.
+        steady_fds = -1
         while total < args.requests:
             done, errors = wrk_requests(gateway_port, args.chunk, args.connections, other_cpus)
             total, failures = total + done, failures + errors
@@ -97,11 +101,15 @@ def main() -> int:
             drift = (rss - base_rss) / base_rss * 100
             worst = max(worst, abs(drift))
             print(f"{total:>9} requests  RSS {rss / 1024:6.1f} MiB ({drift:+5.1f} %)  fds {fds}", flush=True)
+            if steady_fds < 0:
+                steady_fds = fds
         final_fds = fd_count(gateway.pid)
+    base_fds = steady_fds if steady_fds >= 0 else base_fds
     rss_ok, fds_ok = worst <= 10.0, final_fds <= base_fds
     print(
         f"\n{total} requests, {failures} errors; worst RSS drift {worst:.1f} % (limit 10 %): "
-        f"{'PASS' if rss_ok else 'FAIL'}; fds {base_fds} -> {final_fds}: {'PASS' if fds_ok else 'FAIL'}"
+        f"{'PASS' if rss_ok else 'FAIL'}; fds after the first chunk {base_fds} -> at the end {final_fds}: "
+        f"{'PASS' if fds_ok else 'FAIL'}"
     )
     return 0 if rss_ok and fds_ok and failures == 0 else 1
 
