@@ -34,11 +34,10 @@ from meshgate.proxy.errors import (
     HeaderTimeout,
     HeaderTooLarge,
     ProxyError,
-    VersionRefused,
 )
 from meshgate.proxy.forward import Exchange
 from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION, Header
-from meshgate.proxy.message import RequestHead
+from meshgate.proxy.message import RequestHead, head_problem
 from meshgate.proxy.paths import split_target
 from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
@@ -324,20 +323,8 @@ class HttpProtocol(asyncio.Protocol):
             if connection is not None and connection.lower() not in PLAIN_CONNECTION:
                 head.connection = connection  # names fields to drop: the slower head path
             head.xff = special.get(b"x-forwarded-for", b"")
-        limits = self.limits
-        if error is not None:
-            pass
-        elif self._head_size + 4 * len(headers) + len(target) > limits.max_header_bytes:
-            error = HeaderTooLarge("request headers too large")
-        elif len(headers) > limits.max_header_count:
-            error = HeaderTooLarge("too many request headers")
-        elif parser.get_http_version() != "1.1":
-            head.version = parser.get_http_version()
-            error = VersionRefused("HTTP/1.0 is not accepted")
-        elif not authority:
-            error = DownstreamError("missing host header", details="missing_host_header")
-        elif limits.max_body_bytes and (head.content_length or 0) > limits.max_body_bytes:
-            error = BodyTooLarge("content-length above the limit")
+        if error is None:
+            error = head_problem(head, self.limits, self._head_size, parser.get_http_version())
         exchange = Exchange(self, head, error)
         if error is not None:
             # Answered in order, then the connection closes; nothing of it goes upstream.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from meshgate.proxy.errors import BodyTooLarge, DownstreamError, HeaderTooLarge, ProxyError, VersionRefused
 from meshgate.proxy.headers import Header
+from meshgate.proxy.limits import Limits
 from meshgate.routing.request import RequestView
 
 __all__ = ["RequestHead", "make_view"]
@@ -48,3 +50,21 @@ class RequestHead:
     upgrade = b""
     connection = b""
     xff = b""
+
+
+def head_problem(head: RequestHead, limits: Limits, head_size: int, version: str) -> ProxyError | None:
+    """Why a parsed request head is refused (431, 400, 413), checked in this order; None if it
+    is not. `head_size` counts header names and values; `version` is the parser's HTTP version
+    (recorded on the head when refused, for the access log)."""
+    if head_size + 4 * len(head.headers) + len(head.target) > limits.max_header_bytes:
+        return HeaderTooLarge("request headers too large")
+    if len(head.headers) > limits.max_header_count:
+        return HeaderTooLarge("too many request headers")
+    if version != "1.1":
+        head.version = version
+        return VersionRefused("HTTP/1.0 is not accepted")
+    if not head.authority:
+        return DownstreamError("missing host header", details="missing_host_header")
+    if limits.max_body_bytes and (head.content_length or 0) > limits.max_body_bytes:
+        return BodyTooLarge("content-length above the limit")
+    return None
