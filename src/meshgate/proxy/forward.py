@@ -45,11 +45,12 @@ from meshgate.proxy.errors import (
     UpstreamReset,
 )
 from meshgate.proxy.exchange_base import CHUNKED
-from meshgate.proxy.headers import LazyHeaders, new_request_id
+from meshgate.proxy.headers import LazyHeaders
 from meshgate.proxy.message import make_view
 from meshgate.proxy.plan import plans
 from meshgate.proxy.request_head import build_request_head, build_response_head, hash_key
 from meshgate.proxy.retry import ON_CONNECT_FAILURE, ON_RESET, REPLAY_LIMIT
+from meshgate.proxy.wire import request_id
 from meshgate.routing.decision import LocalReply, RouteDecision
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class Exchange(RetryingExchange):
             proto.bind,
             proto.client_ip,
         )
-        self.request_id = new_request_id()  # edge request: always a fresh id (8.3.1)
+        self.request_id = request_id()  # edge request: always a fresh id (8.3.1)
         self.xff = head.xff + b"," + proto.client_ip_bytes if head.xff else proto.client_ip_bytes
         decision = _decide(snapshot.table, view, ctx.rng)
         if decision.__class__ is LocalReply:

@@ -8,8 +8,6 @@ Header edits from VirtualServices (`HeaderEdits`, str) take a slower path that w
 
 from __future__ import annotations
 
-import binascii
-import random
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Protocol
@@ -50,29 +48,8 @@ class _Head(Protocol):
 
 class _Response(Protocol):
     connection: bytes
-    lines: list[bytes]  # "name: value\r\n" as received, minus what the gateway owns
+    lines: bytes  # "name: value\r\n" lines as received, minus what the gateway owns
     has_date: bool
-
-
-_rand = random.Random()
-
-
-_bits = _rand.getrandbits
-
-
-_hexlify = binascii.b2a_hex
-# The variant digit of a version-4 UUID is 8, 9, a or b: indexed by a random hex digit's byte value.
-_VARIANT = tuple(
-    b"89ab"[int(chr(c), 16) % 4 :][:1] if chr(c) in "0123456789abcdef" else b"" for c in range(256)
-)
-
-
-def new_request_id() -> bytes:
-    """A random (version 4) UUID, without the os.urandom syscall `uuid.uuid4()` makes: 128 random
-    bits in hex, the version and variant digits put in place by slicing (formatting five random
-    fields with `%` cost 9.4k of the ~73k instructions of a proxied request)."""
-    h = _hexlify(_bits(128).to_bytes(16, "big"))
-    return h[:8] + b"-" + h[8:12] + b"-4" + h[13:16] + b"-" + _VARIANT[h[16]] + h[17:20] + b"-" + h[20:]
 
 
 @lru_cache(maxsize=256)
@@ -178,7 +155,7 @@ def downstream_response_head(
     `Connection` lists header names, or the route/destination edits response headers."""
     connection = response.connection
     drop_extra = connection_tokens(connection) - _PLAIN_TOKENS if connection else frozenset()
-    kept = [h for h in _parse_lines(b"".join(response.lines)) if h[0] not in drop_extra]
+    kept = [h for h in _parse_lines(response.lines) if h[0] not in drop_extra]
     parts = [status_line(status)]
     if not response.has_date:
         parts += (b"date: ", date_header(), b"\r\n")

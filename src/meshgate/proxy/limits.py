@@ -20,6 +20,8 @@ class Limits:
     max_request_line: int = 16 * KIB
     # Envoy `max_headers_count` default; more headers → 431.
     max_header_count: int = 100
+    # A backend's response head (Envoy `max_response_headers_kb` = 60): larger → 502 UPE.
+    max_response_head: int = 60 * KIB
     # Request body; 0 = unlimited (Envoy's HCM has no body limit without a buffer filter) → 413.
     max_body_bytes: int = 0
     # Time allowed to receive a complete request head once its first byte arrived → 408 + close.

@@ -29,7 +29,7 @@ _CRLF = b"\r\n"
 _CHUNKED_LINE = b"transfer-encoding: chunked\r\n"
 _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
 _GATEWAY_RESPONSE_LINES = b"server: %s\r\nx-envoy-upstream-service-time: %d\r\n"
-_cookie_bits = random.Random().getrandbits
+_cookie_bits = random.getrandbits  # the module's generator: reseeded after a fork
 
 
 def build_request_head(
@@ -109,7 +109,7 @@ def build_response_head(
     if conn.connection or extra is not None or not plan.plain_response:
         edits = plan.response_edits(decision.route, decision.destination, extra)
         return downstream_response_head(status, conn, gateway, edits, framing), mode, close_delimited
-    parts = [local_reply.status_line(status), *conn.lines]
+    parts = [local_reply.status_line(status), conn.lines]
     if not conn.has_date:
         parts += (b"date: ", local_reply.date_header(), _CRLF)
     parts += (gateway, framing, _CRLF)

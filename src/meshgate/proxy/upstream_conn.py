@@ -1,8 +1,16 @@
 """One `UpstreamConnection` protocol per backend socket (pools are in upstream.py).
 
 While a request is in flight the connection's `sink` is its exchange, and the response parser
-(httptools) calls into the sink. Header lines are kept pre-rendered ("name: value\r\n") minus what
-the gateway owns, so the common response head is one join; the framing fields are remembered.
+(httptools) calls into the sink. httptools checks the response head but is given no per-header
+callback: when the head is complete, `wire.response_fields` reads it from the received bytes in one
+call (C when built): the header lines pre-rendered ("name: value\r\n") minus what the gateway owns,
+so the common response head is one join, and the framing fields.
+
+Where the head starts: a response begins at the first byte after the previous one. That is the
+start of a read, or, after a 1xx head, that head's end; httptools does not report offsets, so
+those are the two places tracked (`_head_start`). A response that begins after a final response
+in the same read was sent before the backend could have seen our next request: the head cannot be
+placed, and the connection is failed as a protocol error (Envoy treats such excess data the same).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import httptools
 
 from meshgate.proxy.errors import UpstreamProtocol
-from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
+from meshgate.proxy.wire import response_fields
 
 if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
@@ -34,8 +42,14 @@ class RawSink(Protocol):
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
+        "_chunk",
         "_detached",
+        "_ended_in_read",
+        "_head_buf",
+        "_head_start",
+        "_in_head",
         "_informational",
+        "_next_start",
         "chunked",
         "closed",
         "connection",
@@ -75,12 +89,18 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0
         self.local_address = ""
         # the response head being received (read by the sink in on_response_head)
-        self.lines: list[bytes] = []  # "name: value\r\n" forwarded as received
+        self.lines = b""  # "name: value\r\n" lines forwarded as received
         self.length = b""  # content-length as sent, b"" when absent
         self.connection = b""  # Connection value when it names fields to drop
         self.upgrade = b""
         self.chunked = self.has_date = False
         self._informational = self._detached = False
+        # where the head being received starts (module docstring)
+        self._chunk = b""  # the read being parsed
+        self._head_buf = b""  # the head's bytes from earlier reads
+        self._head_start = 0  # its offset in _head_buf + _chunk; -1: unknown
+        self._next_start = -1  # where a message following the one just ended starts; -1: unknown
+        self._in_head = self._ended_in_read = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -103,16 +123,31 @@ class UpstreamConnection(asyncio.Protocol):
             self.reusable = False
             self.transport.close()
             return
+        self._chunk = data
+        self._ended_in_read = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             sink.on_upstream_upgrade(data[exc.args[0] :])
         except httptools.HttpParserError as exc:
-            self.reusable = False
-            self.transport.abort()
-            sink.on_upstream_error(UpstreamProtocol(str(exc)))
+            self._fail_protocol(sink, str(exc))
+        else:
+            if self._in_head:  # the head continues in the next read
+                start = self._head_start
+                self._head_buf += data[start:] if start > 0 else data
+                self._head_start = 0
+                if len(self._head_buf) > self.pool.pools.limits.max_response_head:
+                    self._fail_protocol(sink, "response head too large")
+        self._chunk = b""
         self._detached = False
         sink.flush()
+
+    def _fail_protocol(self, sink: Exchange, why: str) -> None:
+        self.reusable = False
+        self._in_head = False
+        self._head_buf = b""
+        self.transport.abort()
+        sink.on_upstream_error(UpstreamProtocol(why))
 
     def begin(self, sink: Exchange, head_only: bool) -> None:
         """A request was sent on this connection: its response comes next."""
@@ -142,37 +177,32 @@ class UpstreamConnection(asyncio.Protocol):
             target.upstream_write_paused(False)
 
     # --- httptools callbacks ---------------------------------------------------------------
-    # Header lines are kept pre-rendered ("name: value\r\n") minus what the gateway owns, so the
-    # common response head is one join in forward.py; the framing fields are remembered.
+    # No on_header: httptools then makes no per-header Python call; the head is read in one go
+    # by wire.response_fields when it is complete.
 
     def on_message_begin(self) -> None:
-        self.lines = []
-        self.length = self.connection = b""
-        self.chunked = self.has_date = False
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lower = name.lower()
-        if lower in RESPONSE_OWNED:
-            if lower == b"content-length":
-                self.length = value
-            elif lower == b"transfer-encoding":
-                self.chunked = value.lower().endswith(b"chunked")
-            elif lower == b"connection" and value.lower() not in PLAIN_CONNECTION:
-                # names other fields to drop (keep-alive/close themselves come from httptools)
-                self.connection = value if not self.connection else self.connection + b"," + value
-            elif lower == b"date":
-                self.has_date = True
-                self.lines.append(b"%s: %s\r\n" % (name, value))
-            elif lower == b"upgrade":
-                self.upgrade = value
-        else:
-            self.lines.append(b"%s: %s\r\n" % (name, value))
+        self._in_head = True
+        self._head_buf = b""
+        self._head_start = self._next_start if self._ended_in_read else 0
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        head_buf, start = self._head_buf, self._head_start
+        fields = None
+        if start >= 0:
+            fields = response_fields(head_buf + self._chunk if head_buf else self._chunk, start)
+        self._head_buf = b""
+        if fields is None:
+            # unplaceable (excess data after a response) or not the shape llhttp accepts
+            raise httptools.HttpParserError("response head not placeable")
+        if fields[0] - start > self.pool.pools.limits.max_response_head:
+            raise httptools.HttpParserError("response head too large")
+        end, self.lines, self.length, self.chunked, self.connection, self.has_date, self.upgrade = fields
         parser = self.parser
         status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             self._informational = True  # 100 Continue & co: the final response follows
+            self._next_start = end - len(head_buf)  # a 1xx has no body: the next head starts here
             return
         if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
             self.reusable = False
@@ -193,9 +223,11 @@ class UpstreamConnection(asyncio.Protocol):
             sink.on_response_body(body)
 
     def on_message_complete(self) -> None:
+        self._ended_in_read = True
         if self._informational:
             self._informational = False
             return
+        self._next_start = -1  # anything after a final response in this read is excess
         sink = self.sink
         if sink is not None and not self._detached:
             sink.on_response_end()

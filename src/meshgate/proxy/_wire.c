@@ -1,0 +1,254 @@
+/* meshgate.proxy._wire: the two per-request chores that cost the most as Python calls.
+ *
+ * wire.py holds the same two functions in Python and is the reference (the tests compare them on
+ * generated input); this file is only their fast form, built by setup.py like the mypyc modules and
+ * absent in MESHGATE_PURE builds.
+ *
+ *   response_fields(head, start) -> (end, lines, length, chunked, connection, has_date, upgrade) | None
+ *       Reads a response head that httptools (llhttp) has already accepted, so one call replaces
+ *       five Python callbacks per header line (bench/results/README.md). llhttp has checked the
+ *       syntax (CRLF line ends, token names, no obs-fold, no trailing whitespace); anything that does
+ *       not look like that anyway gives None and the caller treats the head as unparsable.
+ *   request_id() -> bytes
+ *       A version-4 UUID in hex (x-request-id), from xoshiro256** seeded by getrandom(): the same
+ *       grade of randomness as the random module it replaces (not a secret, not a security token).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- response_fields ------------------------------------------------------------------------ */
+
+enum owned { NOT_OWNED, CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, UPGRADE, DROPPED };
+
+static int equal_lower(const char *s, Py_ssize_t n, const char *lower) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+        if (c != lower[i]) return 0;
+    }
+    return lower[n] == '\0';
+}
+
+/* headers.RESPONSE_OWNED: hop-by-hop fields, content-length, server, date */
+static enum owned classify(const char *name, Py_ssize_t n) {
+    switch (n) {
+    case 2: return equal_lower(name, n, "te") ? DROPPED : NOT_OWNED;
+    case 4: return equal_lower(name, n, "date") ? DATE : NOT_OWNED;
+    case 6: return equal_lower(name, n, "server") ? DROPPED : NOT_OWNED;
+    case 7: return equal_lower(name, n, "upgrade") ? UPGRADE : NOT_OWNED;
+    case 10:
+        if (equal_lower(name, n, "connection")) return CONNECTION;
+        return equal_lower(name, n, "keep-alive") ? DROPPED : NOT_OWNED;
+    case 14: return equal_lower(name, n, "content-length") ? CONTENT_LENGTH : NOT_OWNED;
+    case 16: return equal_lower(name, n, "proxy-connection") ? DROPPED : NOT_OWNED;
+    case 17: return equal_lower(name, n, "transfer-encoding") ? TRANSFER_ENCODING : NOT_OWNED;
+    default: return NOT_OWNED;
+    }
+}
+
+static int ends_with_chunked(const char *v, Py_ssize_t n) {
+    return n >= 7 && equal_lower(v + n - 7, 7, "chunked");
+}
+
+/* headers.PLAIN_CONNECTION: Connection values that name no field to drop */
+static int plain_connection(const char *v, Py_ssize_t n) {
+    return equal_lower(v, n, "close") || equal_lower(v, n, "keep-alive") || equal_lower(v, n, "upgrade");
+}
+
+static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "response_fields(head: bytes, start: int)");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    const char *base = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    if (start < 0 || start > size) Py_RETURN_NONE;
+    const char *p = base + start, *limit = base + size;
+
+    /* skip the status line */
+    const char *nl = memchr(p, '\n', (size_t)(limit - p));
+    if (nl == NULL) Py_RETURN_NONE;
+    p = nl + 1;
+
+    /* "name: value\r\n" per kept line is at most one byte longer than the line as received */
+    Py_ssize_t room = (limit - p) * 2 + 2;
+    char stack[8192];
+    char *out = room <= (Py_ssize_t)sizeof(stack) ? stack : PyMem_Malloc((size_t)room);
+    if (out == NULL) return PyErr_NoMemory();
+    Py_ssize_t used = 0;
+    const char *length = NULL, *connection = NULL, *upgrade = NULL;
+    Py_ssize_t length_n = 0, upgrade_n = 0;
+    int chunked = 0, has_date = 0;
+    /* several Connection lines naming fields: joined with "," (rare: collected in a second buffer) */
+    char *joined = NULL;
+    Py_ssize_t joined_n = 0;
+    PyObject *result = NULL;
+
+    for (;;) {
+        if (limit - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+            break;
+        }
+        nl = memchr(p, '\n', (size_t)(limit - p));
+        if (nl == NULL || nl == p || nl[-1] != '\r') goto unparsable;
+        const char *line_end = nl - 1; /* the CR */
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon == NULL || colon == p) goto unparsable;
+        const char *value = colon + 1, *value_end = line_end;
+        while (value < value_end && (*value == ' ' || *value == '\t')) value++;
+        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) value_end--;
+        Py_ssize_t name_n = colon - p, value_n = value_end - value;
+        enum owned kind = classify(p, name_n);
+        switch (kind) {
+        case CONTENT_LENGTH: length = value; length_n = value_n; break;
+        case TRANSFER_ENCODING: chunked = ends_with_chunked(value, value_n); break;
+        case UPGRADE: upgrade = value; upgrade_n = value_n; break;
+        case CONNECTION:
+            if (!plain_connection(value, value_n)) {
+                if (joined_n == 0) { /* as wire.py: an empty value so far is replaced, not joined */
+                    connection = value;
+                    joined_n = value_n;
+                    PyMem_Free(joined);
+                    joined = NULL;
+                } else {
+                    char *grown = PyMem_Realloc(joined, (size_t)(joined_n + 1 + value_n));
+                    if (grown == NULL) goto nomemory;
+                    if (joined == NULL) memcpy(grown, connection, (size_t)joined_n);
+                    joined = grown;
+                    joined[joined_n] = ',';
+                    memcpy(joined + joined_n + 1, value, (size_t)value_n);
+                    joined_n += 1 + value_n;
+                }
+            }
+            break;
+        case DROPPED: break;
+        case DATE: has_date = 1; /* fall through: kept */
+        case NOT_OWNED:
+            memcpy(out + used, p, (size_t)name_n);
+            used += name_n;
+            out[used++] = ':';
+            out[used++] = ' ';
+            memcpy(out + used, value, (size_t)value_n);
+            used += value_n;
+            out[used++] = '\r';
+            out[used++] = '\n';
+            break;
+        }
+        p = nl + 1;
+    }
+
+    result = PyTuple_New(7);
+    if (result == NULL) goto done;
+    PyObject *items[7] = {
+        PyLong_FromSsize_t(p - base),
+        PyBytes_FromStringAndSize(out, used),
+        PyBytes_FromStringAndSize(length ? length : "", length_n),
+        Py_NewRef(chunked ? Py_True : Py_False),
+        PyBytes_FromStringAndSize(joined ? joined : (connection ? connection : ""), joined_n),
+        Py_NewRef(has_date ? Py_True : Py_False),
+        PyBytes_FromStringAndSize(upgrade ? upgrade : "", upgrade_n),
+    };
+    for (int i = 0; i < 7; i++) {
+        if (items[i] == NULL) {
+            for (int j = 0; j < 7; j++) Py_XDECREF(items[j]);
+            Py_CLEAR(result);
+            goto done;
+        }
+    }
+    for (int i = 0; i < 7; i++) PyTuple_SET_ITEM(result, i, items[i]);
+    goto done;
+
+nomemory:
+    PyErr_NoMemory();
+    goto done;
+unparsable:
+    result = Py_NewRef(Py_None);
+done:
+    if (out != stack) PyMem_Free(out);
+    PyMem_Free(joined);
+    return result;
+}
+
+/* ---- request_id ----------------------------------------------------------------------------- */
+
+static uint64_t state[4];
+
+static void seed(void) {
+    uint64_t fresh[4] = {0, 0, 0, 0};
+    if (getrandom(fresh, sizeof fresh, 0) != (ssize_t)sizeof fresh) {
+        /* no entropy source answered: time and pid still keep processes apart */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        fresh[0] = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32);
+        fresh[1] = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL;
+    }
+    /* splitmix64 over the seed: xoshiro must not start from all zeros */
+    uint64_t x = fresh[0] ^ fresh[1] ^ fresh[2] ^ fresh[3];
+    for (int i = 0; i < 4; i++) {
+        uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        state[i] = fresh[i] ^ z ^ (z >> 31);
+    }
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next_random(void) { /* xoshiro256** (Blackman & Vigna) */
+    uint64_t result = rotl(state[1] * 5, 7) * 9, t = state[1] << 17;
+    state[2] ^= state[0];
+    state[3] ^= state[1];
+    state[1] ^= state[2];
+    state[0] ^= state[3];
+    state[2] ^= t;
+    state[3] = rotl(state[3], 45);
+    return result;
+}
+
+static PyObject *request_id(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    static const char hex[] = "0123456789abcdef";
+    uint64_t high = next_random(), low = next_random();
+    high = (high & ~0xF000ULL) | 0x4000ULL;                     /* version 4 */
+    low = (low & ~0xC000000000000000ULL) | 0x8000000000000000ULL; /* variant 10xx */
+    char text[36];
+    int at = 0;
+    for (int i = 15; i >= 0; i--) {
+        if (at == 8 || at == 13) text[at++] = '-';
+        text[at++] = hex[(high >> (i * 4)) & 0xF];
+    }
+    text[at++] = '-';
+    for (int i = 15; i >= 0; i--) {
+        if (at == 23) text[at++] = '-';
+        text[at++] = hex[(low >> (i * 4)) & 0xF];
+    }
+    return PyBytes_FromStringAndSize(text, 36);
+}
+
+/* ---- module --------------------------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"response_fields", (PyCFunction)(void (*)(void))response_fields, METH_FASTCALL,
+     "response_fields(head, start) -> (end, lines, length, chunked, connection, has_date, upgrade) | None"},
+    {"request_id", request_id, METH_NOARGS, "request_id() -> a version-4 UUID as 36 bytes of hex"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_wire", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__wire(void) {
+    seed();
+    /* a forked worker must not repeat its parent's ids */
+    pthread_atfork(NULL, NULL, seed);
+    return PyModule_Create(&module_def);
+}
