@@ -7,6 +7,8 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshgate import ir
 from meshgate.proxy import local_reply
@@ -180,37 +182,88 @@ def test_access_log_text_format() -> None:
     assert (tokens[4], tokens[5], tokens[12]) == ("503", "UF", "-")
 
 
+# the key order of Istio's JSON access log, written out here so the test can fail
+_ISTIO_JSON_KEYS = [
+    "start_time",
+    "route_name",
+    "method",
+    "path",
+    "protocol",
+    "response_code",
+    "response_flags",
+    "response_code_details",
+    "connection_termination_details",
+    "bytes_received",
+    "bytes_sent",
+    "duration",
+    "upstream_service_time",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+    "upstream_cluster",
+    "upstream_local_address",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "requested_server_name",
+    "upstream_transport_failure_reason",
+]
+
+
 def test_access_log_json_keys() -> None:
     data = json.loads(format_json(_record(response_flags="NR", upstream_service_time="")))
-    assert list(data) == [
-        "start_time",
-        "route_name",
-        "method",
-        "path",
-        "protocol",
-        "response_code",
-        "response_flags",
-        "response_code_details",
-        "connection_termination_details",
-        "bytes_received",
-        "bytes_sent",
-        "duration",
-        "upstream_service_time",
-        "x_forwarded_for",
-        "user_agent",
-        "request_id",
-        "authority",
-        "upstream_host",
-        "upstream_cluster",
-        "upstream_local_address",
-        "downstream_local_address",
-        "downstream_remote_address",
-        "requested_server_name",
-        "upstream_transport_failure_reason",
-    ]
+    assert list(data) == _ISTIO_JSON_KEYS
     assert data["response_flags"] == "NR" and data["upstream_service_time"] is None
     assert data["response_code"] == 200 and data["requested_server_name"] is None
     assert FORMATS == ("off", "text", "json")
+
+
+def _json_by_dumps(r: LogRecord) -> str:
+    """The JSON line as json.dumps writes it: the reference format_json is held to."""
+    out: dict[str, object] = {}
+    for key in _ISTIO_JSON_KEYS:
+        value = getattr(r, key)
+        if key == "start_time":
+            value = format_start_time(value)
+        elif key == "upstream_service_time":
+            value = int(value) if value else None
+        elif key not in {"response_code", "bytes_received", "bytes_sent", "duration"} and value == "":
+            value = None
+        out[key] = value
+    if r.downstream_peer_cert:
+        out["downstream_peer_cert"] = r.downstream_peer_cert
+    return json.dumps(out, separators=(",", ":")) + "\n"
+
+
+_FIELD_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(_FIELD_TEXT, min_size=6, max_size=6),
+    numbers=st.lists(st.integers(min_value=0, max_value=2**40), min_size=3, max_size=3),
+    service_time=st.sampled_from(["", "0", "17"]),
+    cert=st.sampled_from(["", 'Hash=ab;Subject="CN=x"']),
+)
+def test_access_log_json_is_what_json_dumps_writes(
+    texts: list[str], numbers: list[int], service_time: str, cert: str
+) -> None:
+    path, agent, authority, xff, flags, route_name = texts
+    record = _record(
+        path=path,
+        user_agent=agent,
+        authority=authority,
+        x_forwarded_for=xff,
+        response_flags=flags,
+        route_name=route_name,
+        bytes_received=numbers[0],
+        bytes_sent=numbers[1],
+        duration=numbers[2],
+        upstream_service_time=service_time,
+        downstream_peer_cert=cert,
+    )
+    assert format_json(record) == _json_by_dumps(record)
 
 
 def test_limits_are_validated_and_documented() -> None:

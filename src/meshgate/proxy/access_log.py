@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from meshgate.proxy.headers import LazyHeaders
+from meshgate.proxy.headers import Header
 
 if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
@@ -130,9 +130,8 @@ def format_start_time(epoch: float) -> str:
     return _stamp.text + _MILLIS[int(epoch * 1000) % 1000]
 
 
-def _d(value: object) -> str:
-    text = str(value)
-    return text if text else "-"
+def _d(text: str) -> str:
+    return text or "-"
 
 
 def format_text(r: LogRecord) -> str:
@@ -150,65 +149,55 @@ def format_text(r: LogRecord) -> str:
     )
 
 
-_JSON_KEYS = (
-    "start_time",
-    "route_name",
-    "method",
-    "path",
-    "protocol",
-    "response_code",
-    "response_flags",
-    "response_code_details",
-    "connection_termination_details",
-    "bytes_received",
-    "bytes_sent",
-    "duration",
-    "upstream_service_time",
-    "x_forwarded_for",
-    "user_agent",
-    "request_id",
-    "authority",
-    "upstream_host",
-    "upstream_cluster",
-    "upstream_local_address",
-    "downstream_local_address",
-    "downstream_remote_address",
-    "requested_server_name",
-    "upstream_transport_failure_reason",
-)
-_NUMERIC = frozenset({"response_code", "bytes_received", "bytes_sent", "duration"})
+_quote = json.encoder.encode_basestring_ascii  # json.dumps' own C string encoder (ensure_ascii)
+
+
+def _q(text: str) -> str:
+    """A JSON string, or null for an empty field (Istio's JSON log leaves absent values null)."""
+    return _quote(text) if text else "null"
 
 
 def format_json(r: LogRecord) -> str:
-    out: dict[str, Any] = {}
-    for key in _JSON_KEYS:
-        value = getattr(r, key)
-        if key == "start_time":
-            value = format_start_time(value)
-        elif key == "upstream_service_time":
-            value = int(value) if value else None
-        elif key not in _NUMERIC and value == "":
-            value = None
-        out[key] = value
+    """One JSON object per line in the key order of Istio's JSON access log; the same text as
+    `json.dumps(fields, separators=(",", ":"))` (tests/proxy/test_proxy_units.py holds it to that),
+    written out directly: a dict and json.dumps per request cost ~100k instructions."""
+    service_time = r.upstream_service_time
+    line = (
+        f'{{"start_time":{_quote(format_start_time(r.start_time))},"route_name":{_q(r.route_name)},'
+        f'"method":{_q(r.method)},"path":{_q(r.path)},"protocol":{_q(r.protocol)},'
+        f'"response_code":{r.response_code},"response_flags":{_q(r.response_flags)},'
+        f'"response_code_details":{_q(r.response_code_details)},'
+        f'"connection_termination_details":{_q(r.connection_termination_details)},'
+        f'"bytes_received":{r.bytes_received},"bytes_sent":{r.bytes_sent},"duration":{r.duration},'
+        f'"upstream_service_time":{int(service_time) if service_time else "null"},'
+        f'"x_forwarded_for":{_q(r.x_forwarded_for)},"user_agent":{_q(r.user_agent)},'
+        f'"request_id":{_q(r.request_id)},"authority":{_q(r.authority)},'
+        f'"upstream_host":{_q(r.upstream_host)},"upstream_cluster":{_q(r.upstream_cluster)},'
+        f'"upstream_local_address":{_q(r.upstream_local_address)},'
+        f'"downstream_local_address":{_q(r.downstream_local_address)},'
+        f'"downstream_remote_address":{_q(r.downstream_remote_address)},'
+        f'"requested_server_name":{_q(r.requested_server_name)},'
+        f'"upstream_transport_failure_reason":{_q(r.upstream_transport_failure_reason)}'
+    )
     if r.downstream_peer_cert:
-        out["downstream_peer_cert"] = r.downstream_peer_cert
-    return json.dumps(out, separators=(",", ":")) + "\n"
+        return f'{line},"downstream_peer_cert":{_quote(r.downstream_peer_cert)}}}\n'
+    return line + "}\n"
 
 
 class AccessLog:
-    __slots__ = ("_buffer", "_flush_handle", "_format", "flush_interval", "stream")
+    __slots__ = ("_buffer", "_flush_handle", "_json", "flush_interval", "stream")
 
     def __init__(self, stream: TextIO, fmt: str = "text", flush_interval: float = 0.2) -> None:
         if fmt not in ("text", "json"):
             raise ValueError(f"unknown access log format {fmt!r}")
         self.stream = stream
-        self._format = format_text if fmt == "text" else format_json
+        self._json = fmt == "json"
         self._buffer: list[str] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self.flush_interval = flush_interval
 
     def write(self, record: LogRecord) -> None:
-        self._buffer.append(self._format(record))
+        self._buffer.append(format_json(record) if self._json else format_text(record))
         if self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -234,6 +223,17 @@ class AccessLog:
         self.flush()
 
 
+def _user_agent(headers: list[Header]) -> str:
+    """The user-agent value (repeated fields joined by ",", as LazyHeaders would), read directly:
+    decoding every header for one of them cost ~3k instructions per request."""
+    found: str | None = None
+    for lower, _, value in headers:
+        if lower == b"user-agent":
+            text = value.decode("latin-1")
+            found = text if found is None else f"{found},{text}"
+    return found or ""
+
+
 def record_of(exchange: Exchange) -> LogRecord:
     """The access-log fields of a finished exchange (built only when the log is on)."""
     head = exchange.head
@@ -256,7 +256,7 @@ def record_of(exchange: Exchange) -> LogRecord:
         duration=int((loop_now - exchange.started_at) * 1000),
         upstream_service_time=str(exchange.service_time) if exchange.service_time >= 0 else "",
         x_forwarded_for=exchange.xff.decode("latin-1"),
-        user_agent=LazyHeaders(head.headers).get("user-agent") or "",
+        user_agent=_user_agent(head.headers),
         request_id=exchange.request_id.decode("ascii"),
         authority=head.authority,
         upstream_host=f"{pool.address}:{pool.port}" if pool is not None else "",
