@@ -40,7 +40,8 @@ class _Oracle:
     def __init__(self) -> None:
         self.lines: list[bytes] = []
         self.length = self.connection = self.upgrade = b""
-        self.chunked = self.has_date = self.complete = False
+        self.chunked = self.has_date = self.complete = self.http11 = False
+        self.status = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lower = name.lower()
@@ -63,15 +64,18 @@ class _Oracle:
 
     def fields(self, end: int) -> wire.ResponseFields:
         lines = b"".join(self.lines)
-        return end, lines, self.length, self.chunked, self.connection, self.has_date, self.upgrade
+        framing = (self.length, self.chunked, self.connection, self.has_date, self.upgrade)
+        return (end, self.status, self.http11, lines, *framing)
 
 
 def _accepted(head: bytes) -> _Oracle | None:
     oracle = _Oracle()
+    parser = httptools.HttpResponseParser(oracle)
     try:
-        httptools.HttpResponseParser(oracle).feed_data(head)
+        parser.feed_data(head)
     except httptools.HttpParserError:
         return None
+    oracle.status, oracle.http11 = parser.get_status_code(), parser.get_http_version() == "1.1"
     return oracle if oracle.complete else None
 
 
@@ -89,7 +93,9 @@ _OWS = st.sampled_from(["", " ", "  ", "\t", " \t"])
 @st.composite
 def heads(draw: st.DrawFn) -> tuple[bytes, int]:
     prefix = draw(st.sampled_from([b"", b"HTTP/1.1 100 Continue\r\n\r\n"]))
-    status = draw(st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.0 404 Not Found", b"HTTP/1.1 204 "]))
+    status = draw(
+        st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.0 404 Not Found", b"HTTP/1.1 204 ", b"HTTP/1.1 599 X"])
+    )
     headers = draw(st.lists(st.tuples(_NAME, _OWS, _VALUE), max_size=8))
     block = b"".join(f"{n}:{ows}{v}\r\n".encode("latin-1") for n, ows, v in headers)
     return prefix + status + b"\r\n" + block + b"\r\n", len(prefix)
@@ -121,23 +127,25 @@ def test_response_fields_examples(read: Callable[[bytes, int], wire.ResponseFiel
         b"Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n"
     )
     date_and_type = b"Date: Thu, 26 Nov 2026 19:00:00 GMT\r\nContent-Type: text/plain\r\n"
-    assert read(nginx, 0) == (len(nginx) - 3, date_and_type, b"3", False, b"", True, b"")
-    joined = b"HTTP/1.1 200 OK\r\nConnection: x-a\r\nConnection: close\r\nconnection: X-B\r\n\r\n"
-    assert read(joined, 0) == (len(joined), b"", b"", False, b"x-a,X-B", False, b"")
+    assert read(nginx, 0) == (len(nginx) - 3, 200, True, date_and_type, b"3", False, b"", True, b"")
+    joined = b"HTTP/1.0 502 Bad\r\nConnection: x-a\r\nConnection: close\r\nconnection: X-B\r\n\r\n"
+    assert read(joined, 0) == (len(joined), 502, False, b"", b"", False, b"x-a,X-B", False, b"")
     # a 1xx head first: the final head starts where it ends
     two = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
-    assert read(two, 0) == (25, b"", b"", False, b"", False, b"")
-    assert read(two, 25) == (len(two), b"", b"", False, b"", False, b"websocket")
+    assert read(two, 0) == (25, 100, True, b"", b"", False, b"", False, b"")
+    assert read(two, 25) == (len(two), 101, True, b"", b"", False, b"", False, b"websocket")
     for shape in (
         b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
         b"HTTP/1.1 200 OK\nA: b\n\n",  # bare LF
         b"HTTP/1.1 200 OK\r\nA: b\r\n",  # incomplete
         b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 2x0 OK\r\n\r\n",
+        b"HTTX/1.1 200 OK\r\n\r\n",
     ):
         assert read(shape, 0) is None, shape
     assert read(nginx, -1) is None and read(nginx, len(nginx) + 1) is None
     big = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d:%s\r\n" % (i, b"v" * 100) for i in range(300)) + b"\r\n"
-    end, lines, *_ = read(big, 0) or (0, b"")
+    end, _, _, lines, *_ = read(big, 0) or (0, 0, False, b"")
     assert end == len(big) and lines.count(b"\r\n") == 300 and lines.startswith(b"X-0: vvv")
 
 

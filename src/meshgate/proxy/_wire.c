@@ -4,7 +4,8 @@
  * generated input); this file is only their fast form, built by setup.py like the mypyc modules and
  * absent in MESHGATE_PURE builds.
  *
- *   response_fields(head, start) -> (end, lines, length, chunked, connection, has_date, upgrade) | None
+ *   response_fields(head, start)
+ *       -> (end, status, http11, lines, length, chunked, connection, has_date, upgrade) | None
  *       Reads a response head that httptools (llhttp) has already accepted, so one call replaces
  *       five Python callbacks per header line (bench/results/README.md). llhttp has checked the
  *       syntax (CRLF line ends, token names, no obs-fold, no trailing whitespace); anything that does
@@ -74,7 +75,12 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
     if (start < 0 || start > size) Py_RETURN_NONE;
     const char *p = base + start, *limit = base + size;
 
-    /* skip the status line */
+    /* the status line: "HTTP/d.d ddd" then anything to the line end */
+    if (limit - p < 12 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[8] != ' ') Py_RETURN_NONE;
+    for (int i = 9; i < 12; i++)
+        if (p[i] < '0' || p[i] > '9') Py_RETURN_NONE;
+    long status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    int http11 = p[5] == '1' && p[7] == '1';
     const char *nl = memchr(p, '\n', (size_t)(limit - p));
     if (nl == NULL) Py_RETURN_NONE;
     p = nl + 1;
@@ -146,10 +152,12 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         p = nl + 1;
     }
 
-    result = PyTuple_New(7);
+    result = PyTuple_New(9);
     if (result == NULL) goto done;
-    PyObject *items[7] = {
+    PyObject *items[9] = {
         PyLong_FromSsize_t(p - base),
+        PyLong_FromLong(status),
+        Py_NewRef(http11 ? Py_True : Py_False),
         PyBytes_FromStringAndSize(out, used),
         PyBytes_FromStringAndSize(length ? length : "", length_n),
         Py_NewRef(chunked ? Py_True : Py_False),
@@ -157,14 +165,14 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         Py_NewRef(has_date ? Py_True : Py_False),
         PyBytes_FromStringAndSize(upgrade ? upgrade : "", upgrade_n),
     };
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 9; i++) {
         if (items[i] == NULL) {
-            for (int j = 0; j < 7; j++) Py_XDECREF(items[j]);
+            for (int j = 0; j < 9; j++) Py_XDECREF(items[j]);
             Py_CLEAR(result);
             goto done;
         }
     }
-    for (int i = 0; i < 7; i++) PyTuple_SET_ITEM(result, i, items[i]);
+    for (int i = 0; i < 9; i++) PyTuple_SET_ITEM(result, i, items[i]);
     goto done;
 
 nomemory:
@@ -239,7 +247,8 @@ static PyObject *request_id(PyObject *module, PyObject *unused) {
 
 static PyMethodDef methods[] = {
     {"response_fields", (PyCFunction)(void (*)(void))response_fields, METH_FASTCALL,
-     "response_fields(head, start) -> (end, lines, length, chunked, connection, has_date, upgrade) | None"},
+     "response_fields(head, start) -> (end, status, http11, lines, length, chunked, connection, has_date, "
+     "upgrade) | None"},
     {"request_id", request_id, METH_NOARGS, "request_id() -> a version-4 UUID as 36 bytes of hex"},
     {NULL, NULL, 0, NULL},
 };

@@ -25,8 +25,10 @@ class ProxyContext:
     server_name: str = DEFAULT_SERVER_NAME
     pools: UpstreamPools = field(init=False)
     server_header: bytes = field(init=False)
+    server_lines: bytes = field(init=False)  # the gateway's response lines up to the service time
     connections: set[Any] = field(default_factory=set)  # open downstream protocols (for drain)
 
     def __post_init__(self) -> None:
         self.pools = UpstreamPools(self.limits, self.stats)
         self.server_header = self.server_name.encode("latin-1")
+        self.server_lines = b"server: " + self.server_header + b"\r\nx-envoy-upstream-service-time: "

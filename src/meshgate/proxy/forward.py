@@ -60,9 +60,6 @@ if TYPE_CHECKING:
 
 _END_CHUNK = b"0\r\n\r\n"
 _CRLF = b"\r\n"
-_GATEWAY_REQUEST_LINES = (
-    b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-request-id: %s\r\nx-envoy-external-address: %s\r\n"
-)
 _decide = routing.decide
 
 
@@ -149,11 +146,18 @@ class Exchange(RetryingExchange):
             self._local_error(NoHealthyUpstream())
             return
         self.pool = pool
-        gateway = _GATEWAY_REQUEST_LINES % (
-            self.xff,
-            proto.scheme_bytes,
-            self.request_id,
-            proto.client_ip_bytes,
+        gateway = b"".join(  # a join: bytes % formatting is ~3x the instructions
+            (
+                b"x-forwarded-for: ",
+                self.xff,
+                b"\r\nx-forwarded-proto: ",
+                proto.scheme_bytes,
+                b"\r\nx-request-id: ",
+                self.request_id,
+                b"\r\nx-envoy-external-address: ",
+                proto.client_ip_bytes,
+                b"\r\n",
+            )
         )
         if plan.plain_authority:  # routing.upstream_authority without a rewrite, inlined
             authority = destination.authority or view.authority

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 _CRLF = b"\r\n"
 _CHUNKED_LINE = b"transfer-encoding: chunked\r\n"
 _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
-_GATEWAY_RESPONSE_LINES = b"server: %s\r\nx-envoy-upstream-service-time: %d\r\n"
+# "x-envoy-upstream-service-time" values, rendered once: the common case is under a second
+_SERVICE_TIMES = tuple(b"%d\r\n" % millis for millis in range(1000))
 _cookie_bits = random.getrandbits  # the module's generator: reseeded after a fork
 
 
@@ -104,7 +105,10 @@ def build_response_head(
         proto = exchange.proto
         if exchange.close_after or proto.closing:
             framing += b"connection: close\r\n"
-    gateway = _GATEWAY_RESPONSE_LINES % (exchange.proto.ctx.server_header, exchange.service_time)
+    millis = exchange.service_time
+    gateway = exchange.proto.ctx.server_lines + (
+        _SERVICE_TIMES[millis] if 0 <= millis < 1000 else b"%d\r\n" % millis
+    )
     extra = exchange.response_extra
     if conn.connection or extra is not None or not plan.plain_response:
         edits = plan.response_edits(decision.route, decision.destination, extra)

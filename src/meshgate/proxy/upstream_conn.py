@@ -197,14 +197,22 @@ class UpstreamConnection(asyncio.Protocol):
             raise httptools.HttpParserError("response head not placeable")
         if fields[0] - start > self.pool.pools.limits.max_response_head:
             raise httptools.HttpParserError("response head too large")
-        end, self.lines, self.length, self.chunked, self.connection, self.has_date, self.upgrade = fields
-        parser = self.parser
-        status = parser.get_status_code()
+        (
+            end,
+            status,
+            http11,
+            self.lines,
+            self.length,
+            self.chunked,
+            self.connection,
+            self.has_date,
+            self.upgrade,
+        ) = fields
         if 100 <= status < 200 and status != 101:
             self._informational = True  # 100 Continue & co: the final response follows
             self._next_start = end - len(head_buf)  # a 1xx has no body: the next head starts here
             return
-        if not parser.should_keep_alive() or parser.get_http_version() != "1.1":
+        if not http11 or not self.parser.should_keep_alive():
             self.reusable = False
         sink = self.sink
         if sink is not None:

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
 
-# (end of the head, kept lines "name: value\r\n" as one block, content-length as sent or b"",
-#  chunked, Connection value naming fields to drop or b"", date present, Upgrade value or b"")
-ResponseFields = tuple[int, bytes, bytes, bool, bytes, bool, bytes]
+# (end of the head, status code, HTTP/1.1, kept lines "name: value\r\n" as one block,
+#  content-length as sent or b"", chunked, Connection value naming fields to drop or b"",
+#  date present, Upgrade value or b"")
+ResponseFields = tuple[int, int, bool, bytes, bytes, bool, bytes, bool, bytes]
 
 # The fields the gateway owns that are neither read for framing nor kept (date is kept)
 _DROPPED = RESPONSE_OWNED - {b"content-length", b"transfer-encoding", b"upgrade", b"connection", b"date"}
@@ -28,6 +29,13 @@ def response_fields_py(head: bytes, start: int) -> ResponseFields | None:
     httptools): None if it does not have the shape llhttp guarantees (CRLF lines, "name:" on each)."""
     if not 0 <= start <= len(head):
         return None
+    status_line = head[start : start + 12]
+    if len(status_line) < 12 or not status_line.startswith(b"HTTP/") or status_line[6:7] != b".":
+        return None
+    digits = status_line[9:12]
+    if status_line[8:9] != b" " or not (digits.isdigit() and digits.isascii()):
+        return None
+    status, http11 = int(digits), status_line[5:8] == b"1.1"
     at = head.find(b"\n", start)
     if at < 0:
         return None
@@ -37,7 +45,7 @@ def response_fields_py(head: bytes, start: int) -> ResponseFields | None:
     chunked = has_date = False
     while True:
         if head.startswith(b"\r\n", at):
-            return at + 2, b"".join(lines), length, chunked, connection, has_date, upgrade
+            return at + 2, status, http11, b"".join(lines), length, chunked, connection, has_date, upgrade
         nl = head.find(b"\n", at)
         if nl <= at or head[nl - 1] != 0x0D:
             return None
