@@ -111,3 +111,39 @@ def test_oversize_response_head_is_502_and_the_gateway_keeps_serving() -> None:
             assert backend.accepted == 2
 
     run(main())
+
+
+class Desync(asyncio.Protocol):
+    """First request: a whole response plus the start of a second head in one write; any later
+    request on the same connection: the rest of that head and a body. Were the second head taken
+    for an answer, the client's second request would get `extra!`."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        if b"\r\n\r\n" not in data:
+            return
+        self.requests += 1
+        if self.requests == 1:
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nX-")
+        else:
+            self.transport.write(b"N: extra\r\nContent-Length: 6\r\n\r\nextra!")
+
+
+def test_a_head_begun_after_a_response_in_the_same_read_fails_the_connection_at_once() -> None:
+    async def main() -> None:
+        async with Backend("s", protocol=lambda _: Desync()) as backend:
+            svc = cluster("s", backend.port)
+            async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
+                for _ in range(2):
+                    client.send(build_request("GET", "/"))
+                    (response,) = await client.read_responses(timeout=3)
+                    assert (response.status, response.body) == (200, b"ok")
+                    await asyncio.sleep(0.05)
+            assert backend.accepted == 2
+
+    run(main())

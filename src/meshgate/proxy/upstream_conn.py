@@ -134,10 +134,13 @@ class UpstreamConnection(asyncio.Protocol):
         else:
             if self._in_head:  # the head continues in the next read
                 start = self._head_start
-                self._head_buf += data[start:] if start > 0 else data
-                self._head_start = 0
-                if len(self._head_buf) > self.pool.pools.limits.max_response_head:
+                if start < 0:  # a response after a complete one in the same read: doomed already
+                    self._fail_protocol(sink, "bytes after a complete response")
+                elif len(self._head_buf) + len(data) - start > self.pool.pools.limits.max_response_head:
                     self._fail_protocol(sink, "response head too large")
+                else:
+                    self._head_buf += data[start:] if start > 0 else data
+                    self._head_start = 0
         self._chunk = b""
         self._detached = False
         sink.flush()
