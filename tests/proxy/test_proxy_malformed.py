@@ -101,3 +101,39 @@ def test_header_read_timeout_is_408_and_idle_connections_close() -> None:
             assert not gw.ctx.connections
 
     run(main())
+
+
+OK_11 = b"GET /a HTTP/1.1\r\n" + H + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("pieces", "statuses"),
+    [
+        ([OK_11 + b"GET /b HTTP/1.0\r\n" + H + b"\r\n"], [200, 426]),  # pipelined: begins mid-read
+        ([b"GET /b HTTP/1", b".0\r\n" + H + b"\r\n"], [426]),  # the version split over two reads
+        ([b"GET /b HT", b"TP/1.1\r\n" + H + b"\r\n"], [200]),
+        ([b"\r\nGET /b HTTP/1.0\r\n" + H + b"\r\n"], [426]),  # an empty line before it (RFC 9112 2.2)
+        ([b"\r\nGET /b HTTP/1.1\r\n" + H + b"\r\n"], [200]),
+        ([b"GET /HTTP/1.1\r\n HTTP/1.0\r\n" + H + b"\r\n"], [400]),  # not a request line at all
+        ([b"GET /x/HTTP/1.1\r\n?HTTP/1.1 HTTP/1.0\r\n" + H + b"\r\n"], [400]),
+        ([b"GET /HTTP/1.1%20HTTP/1.1 HTTP/1.0\r\n" + H + b"\r\n"], [426]),  # the token in the target
+    ],
+)
+def test_the_http_version_is_read_wherever_the_request_line_lies(
+    pieces: list[bytes], statuses: list[int]
+) -> None:
+    """http1 reads "HTTP/1.1" from the received bytes when the request line starts the read it came
+    in, and asks httptools otherwise: either way an HTTP/1.0 request is refused with 426."""
+
+    async def main() -> None:
+        upstream = Scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        async with Backend("b", protocol=lambda _: upstream) as backend:
+            svc = cluster("b", backend.port)
+            async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
+                for piece in pieces:
+                    client.send(piece)
+                    await asyncio.sleep(0.05)
+                responses = await client.read_responses(len(statuses), timeout=3)
+                assert [r.status for r in responses] == statuses
+
+    run(main())
