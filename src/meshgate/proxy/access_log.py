@@ -237,15 +237,22 @@ def _user_agent(headers: list[Header]) -> str:
 def record_of(exchange: Exchange) -> LogRecord:
     """The access-log fields of a finished exchange (built only when the log is on)."""
     head = exchange.head
-    decision = exchange.decision
     proto = exchange.proto
     loop_now = proto.loop.time()
     pool = exchange.pool
+    if pool is not None:
+        upstream_host, upstream_cluster = pool.host_port, pool.cluster
+    else:
+        decision = exchange.decision
+        upstream_host, upstream_cluster = "", decision.cluster.name if decision else ""
+    service_time = exchange.service_time
+    version = head.version
+    xfcc = proto.xfcc
     return LogRecord(
         start_time=time.time() - (loop_now - exchange.started_at),
         method=head.method,
         path=(f"{head.path}?{head.query}" if head.query else head.path) or head.target,
-        protocol=f"HTTP/{head.version}",
+        protocol="HTTP/1.1" if version == "1.1" else f"HTTP/{version}",
         response_code=exchange.status,
         response_flags=exchange.flags,
         response_code_details=exchange.details,
@@ -254,17 +261,24 @@ def record_of(exchange: Exchange) -> LogRecord:
         bytes_received=exchange.bytes_received,
         bytes_sent=exchange.bytes_sent,
         duration=int((loop_now - exchange.started_at) * 1000),
-        upstream_service_time=str(exchange.service_time) if exchange.service_time >= 0 else "",
+        upstream_service_time=_MILLIS_TEXT[service_time] if 0 <= service_time < 1000 else _ms(service_time),
         x_forwarded_for=exchange.xff.decode("latin-1"),
         user_agent=_user_agent(head.headers),
         request_id=exchange.request_id.decode("ascii"),
         authority=head.authority,
-        upstream_host=f"{pool.address}:{pool.port}" if pool is not None else "",
-        upstream_cluster=decision.cluster.name if decision else "",
+        upstream_host=upstream_host,
+        upstream_cluster=upstream_cluster,
         upstream_local_address=exchange.upstream_local,
         downstream_local_address=proto.local_address,
         downstream_remote_address=proto.remote_address,
         requested_server_name=proto.sni or "",
         route_name=exchange.route_name,
-        downstream_peer_cert=proto.xfcc.decode("ascii"),
+        downstream_peer_cert=xfcc.decode("ascii") if xfcc else "",
     )
+
+
+_MILLIS_TEXT = tuple(str(millis) for millis in range(1000))  # upstream_service_time, rendered once
+
+
+def _ms(millis: int) -> str:
+    return str(millis) if millis >= 0 else ""

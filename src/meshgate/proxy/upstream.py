@@ -60,6 +60,7 @@ class EndpointPool:
         "ejections",
         "fails_5xx",
         "fails_gw",
+        "host_port",
         "idle",
         "key",
         "pools",
@@ -75,6 +76,7 @@ class EndpointPool:
         self.cluster = state.cluster.name
         self.address = address
         self.port = port
+        self.host_port = f"{address}:{port}"  # the access log's upstream_host
         self.key = (self.cluster, address, port)
         self.idle: deque[UpstreamConnection] = deque()
         self.waiters: deque[Exchange] = deque()
