@@ -37,7 +37,18 @@ from meshgate.runtime import SnapshotStore  # noqa: E402
 from meshgate.runtime.pipeline import build_snapshot  # noqa: E402
 
 UPSTREAM_PORT = 18081
-REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"  # what wrk sends
+REQUESTS = {
+    "wrk": b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",  # what wrk sends
+    "browser": (  # a browser's navigation request: 12 header lines
+        b"GET /app/page?id=42 HTTP/1.1\r\nHost: shop.example.com\r\n"
+        b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+        b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+        b"Accept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br, zstd\r\n"
+        b"Referer: https://shop.example.com/app/\r\nCookie: session=abcdef0123456789; theme=dark\r\n"
+        b"Upgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\nSec-Fetch-Mode: navigate\r\n"
+        b"Sec-Fetch-Site: same-origin\r\nPriority: u=0, i\r\n\r\n"
+    ),
+}
 RESPONSE = (  # what the nginx upstream of bench_proxy.py answers
     b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Thu, 26 Nov 2026 15:00:00 GMT\r\n"
     b"Content-Type: text/plain\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n"
@@ -79,7 +90,9 @@ class FakeTransport:
     abort = close
 
 
-async def measure(requests: int, repeat: int, access_log: str = "off", stats: bool = True) -> list[float]:
+async def measure(
+    requests: int, repeat: int, access_log: str = "off", stats: bool = True, request: bytes = REQUESTS["wrk"]
+) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="meshgate-hotpath-") as tmp:
         text = Template((ROOT / "bench/nginx/meshgate.yaml.tmpl").read_text())
         config = Path(tmp) / "meshgate.yaml"
@@ -102,7 +115,7 @@ async def measure(requests: int, repeat: int, access_log: str = "off", stats: bo
     proto.connection_made(client)  # type: ignore[arg-type]
 
     def one() -> None:
-        proto.data_received(REQUEST)
+        proto.data_received(request)
         upstream.data_received(RESPONSE)
 
     one()
@@ -130,9 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="repetitions (best and median shown)")
     parser.add_argument("--access-log", choices=("off", "text", "json"), default="off", help="as serve's")
     parser.add_argument("--stats", choices=("on", "off"), default="on", help="as serve's")
+    parser.add_argument("--request", choices=sorted(REQUESTS), default="wrk", help="the request sent")
     args = parser.parse_args(argv)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        results = runner.run(measure(args.requests, args.repeat, args.access_log, args.stats == "on"))
+        results = runner.run(
+            measure(args.requests, args.repeat, args.access_log, args.stats == "on", REQUESTS[args.request])
+        )
     print(
         f"hot path: best {min(results):.1f} µs/request, median {statistics.median(results):.1f} "
         f"µs/request ({args.repeat} x {args.requests} requests, no sockets, access log {args.access_log}, "
