@@ -91,3 +91,16 @@ def test_plan_cache_is_per_snapshot_and_by_identity() -> None:
     assert cache.get("s1", r, svc) is first
     assert cache.get("s2", r, svc) is not first
     assert first.route_first and first.plain_request and first.plain_response
+
+
+def test_plan_cache_is_per_cluster_of_a_weighted_route() -> None:
+    """Two destinations balancing differently: each cluster's plan has its own retry rule (retrying
+    on another host is off under consistent hashing, on otherwise)."""
+    cache = PlanCache()
+    hashed = ir.Cluster("h", "h", 80, load_balancer=ir.LoadBalancer(policy="CONSISTENT_HASH"))
+    plain = ir.Cluster("p", "p", 80)
+    dests = (ir.WeightedCluster("h", weight=50), ir.WeightedCluster("p", weight=50))
+    r = ir.Route("r", ir.RouteMatch(), ir.Forward(dests), retries=ir.RetryPolicy(2, ("5xx",)))
+    assert cache.get("s1", r, hashed).retry.other_hosts is False
+    assert cache.get("s1", r, plain).retry.other_hosts is True
+    assert cache.get("s1", r, hashed).retry.other_hosts is False

@@ -54,18 +54,23 @@ class PlanCache:
     __slots__ = ("_plans", "_snapshot")
 
     def __init__(self) -> None:
-        self._plans: dict[int, tuple[ir.Route, RoutePlan]] = {}
+        self._plans: dict[int, tuple[ir.Route, ir.Cluster, RoutePlan]] = {}
         self._snapshot: object = None
 
     def get(self, snapshot: object, route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
+        """Per (route, cluster): the retry rule depends on the cluster's load balancer, and the
+        destinations of one route can be clusters that balance differently."""
         if snapshot is not self._snapshot:
             self._plans = {}
             self._snapshot = snapshot
-        entry = self._plans.get(id(route))
-        if entry is not None and entry[0] is route:
-            return entry[1]
+        # one int from both identities (a tuple key cost ~0.9k instructions per request); a
+        # collision is caught by the identity check below and only costs a rebuild
+        key = id(route) ^ (id(cluster) << 1)
+        entry = self._plans.get(key)
+        if entry is not None and entry[0] is route and entry[1] is cluster:
+            return entry[2]
         plan = build(route, cluster)
-        self._plans[id(route)] = (route, plan)
+        self._plans[key] = (route, cluster, plan)
         return plan
 
 
