@@ -35,7 +35,7 @@ from meshgate.proxy.errors import (
 )
 from meshgate.proxy.forward import Exchange
 from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION, Header
-from meshgate.proxy.message import RequestHead, head_problem
+from meshgate.proxy.message import RequestHead, head_problem, request_version
 from meshgate.proxy.paths import split_target
 from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
@@ -331,7 +331,8 @@ class HttpProtocol(asyncio.Protocol):
                 head.connection = connection  # names fields to drop: the slower head path
             head.xff = special.get(b"x-forwarded-for", b"")
         if error is None:
-            error = head_problem(head, self.limits, self._head_size, self._version(method))
+            version = request_version(self._begin_read, method, self._url) or parser.get_http_version()
+            error = head_problem(head, self.limits, self._head_size, version)
         self._begin_read = b""  # not kept alive with the request (a read can be 256 KiB)
         exchange = Exchange(self, head, error)
         if error is not None:
@@ -342,15 +343,6 @@ class HttpProtocol(asyncio.Protocol):
             raise _Stop
         self.receiving = exchange
         self._enqueue(exchange)
-
-    def _version(self, method: bytes) -> str:
-        """The request's HTTP version. httptools' get_http_version() formats a string (2.3k
-        instructions); when the request line is known to start the read it came in, the version
-        token is read from there, and anything but "HTTP/1.1" at that spot asks the parser."""
-        at = len(method) + len(self._url) + 2
-        if self._begin_read[at : at + 10] == b"HTTP/1.1\r\n":
-            return "1.1"
-        return self.parser.get_http_version()
 
     def on_body(self, body: bytes) -> None:
         receiving = self.receiving

@@ -68,3 +68,11 @@ def head_problem(head: RequestHead, limits: Limits, head_size: int, version: str
     if limits.max_body_bytes and (head.content_length or 0) > limits.max_body_bytes:
         return BodyTooLarge("content-length above the limit")
     return None
+
+
+def request_version(read: bytes, method: bytes, url: bytes) -> str | None:
+    """ "1.1" when `read` (a received read that begins with this request's line, or b"") holds
+    "HTTP/1.1" right after the method and target; else None and the parser is asked instead:
+    httptools' get_http_version() formats a string per call (2.3k instructions)."""
+    at = len(method) + len(url) + 2
+    return "1.1" if read[at : at + 10] == b"HTTP/1.1\r\n" else None

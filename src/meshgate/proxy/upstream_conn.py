@@ -130,7 +130,8 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade as exc:
             sink.on_upstream_upgrade(data[exc.args[0] :])
         except httptools.HttpParserError as exc:
-            self._fail_protocol(sink, str(exc))
+            # raised from a callback (the head checks in on_headers_complete): that error's words
+            self._fail_protocol(sink, str(exc.__context__ or exc))
         else:
             if self._in_head:  # the head continues in the next read
                 start = self._head_start
