@@ -6,12 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 
 import pytest
 
-from proxy.gw import Backend, Client, build_request, cluster, config, gateway, route, run
+from proxy.gw import Backend, Client, Response, build_request, cluster, config, gateway, route, run
 
 from .test_proxy_failures import Scripted
+
+
+async def _gets(
+    protocol: Callable[[], asyncio.Protocol], count: int, pause: float = 0.0
+) -> tuple[list[Response], int]:
+    """`count` GETs in turn on one client connection through a gateway to a backend whose
+    connections `protocol` builds: the responses, and how many connections the backend accepted."""
+    responses = []
+    async with Backend("s", protocol=lambda _: protocol()) as backend:
+        svc = cluster("s", backend.port)
+        async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
+            for _ in range(count):
+                client.send(build_request("GET", "/"))
+                responses += await client.read_responses(timeout=5)
+                await asyncio.sleep(pause)
+    return responses, backend.accepted
+
 
 RESPONSE = (
     b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -54,17 +72,13 @@ class Trickle(asyncio.Protocol):
 )
 def test_response_head_split_over_reads(cuts: tuple[int, ...]) -> None:
     async def main() -> None:
-        async with Backend("s", protocol=lambda _: Trickle(cuts)) as backend:
-            svc = cluster("s", backend.port)
-            async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
-                for _ in range(2):  # and the backend connection is reused
-                    client.send(build_request("GET", "/"))
-                    (response,) = await client.read_responses(timeout=5)
-                    assert (response.status, response.body) == (200, b"hello")
-                    assert response.header("x-split") == "yes"
-                    assert response.header("server") == "istio-envoy"
-                    assert response.all("date") == ["Thu, 26 Nov 2026 19:00:00 GMT"]
-            assert backend.accepted == 1
+        responses, accepted = await _gets(lambda: Trickle(cuts), 2)  # and the connection is reused
+        for response in responses:
+            assert (response.status, response.body) == (200, b"hello")
+            assert response.header("x-split") == "yes"
+            assert response.header("server") == "istio-envoy"
+            assert response.all("date") == ["Thu, 26 Nov 2026 19:00:00 GMT"]
+        assert accepted == 1
 
     run(main(), timeout=30)
 
@@ -79,16 +93,11 @@ def test_bytes_after_a_response_are_never_taken_for_the_next() -> None:
     )
 
     async def main() -> None:
-        async with Backend("s", protocol=lambda _: Scripted(two)) as backend:
-            svc = cluster("s", backend.port)
-            async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
-                for _ in range(3):
-                    client.send(build_request("GET", "/"))
-                    (response,) = await client.read_responses(timeout=3)
-                    assert (response.status, response.body) == (200, b"ok")
-                    assert response.header("x-n") == "first"
-                    await asyncio.sleep(0.05)
-            assert backend.accepted == 3  # each connection is dropped after its excess bytes
+        responses, accepted = await _gets(lambda: Scripted(two), 3, pause=0.05)
+        for response in responses:
+            assert (response.status, response.body) == (200, b"ok")
+            assert response.header("x-n") == "first"
+        assert accepted == 3  # each connection is dropped after its excess bytes
 
     run(main())
 
@@ -98,17 +107,11 @@ def test_oversize_response_head_is_502_and_the_gateway_keeps_serving() -> None:
     answers = iter([huge + b"Content-Length: 2\r\n\r\nok", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
 
     async def main() -> None:
-        async with Backend("s", protocol=lambda _: Scripted(next(answers))) as backend:
-            svc = cluster("s", backend.port)
-            async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
-                assert len(huge) > 60 * 1024  # Envoy's max_response_headers_kb default
-                client.send(build_request("GET", "/"))
-                (response,) = await client.read_responses(timeout=3)
-                assert response.status == 502
-                client.send(build_request("GET", "/"))
-                (response,) = await client.read_responses(timeout=3)
-                assert (response.status, response.body) == (200, b"ok")
-            assert backend.accepted == 2
+        assert len(huge) > 60 * 1024  # Envoy's max_response_headers_kb default
+        responses, accepted = await _gets(lambda: Scripted(next(answers)), 2)
+        assert responses[0].status == 502
+        assert (responses[1].status, responses[1].body) == (200, b"ok")
+        assert accepted == 2
 
     run(main())
 
@@ -136,14 +139,8 @@ class Desync(asyncio.Protocol):
 
 def test_a_head_begun_after_a_response_in_the_same_read_fails_the_connection_at_once() -> None:
     async def main() -> None:
-        async with Backend("s", protocol=lambda _: Desync()) as backend:
-            svc = cluster("s", backend.port)
-            async with gateway(config([route("r", svc)], [svc])) as gw, Client(gw.port) as client:
-                for _ in range(2):
-                    client.send(build_request("GET", "/"))
-                    (response,) = await client.read_responses(timeout=3)
-                    assert (response.status, response.body) == (200, b"ok")
-                    await asyncio.sleep(0.05)
-            assert backend.accepted == 2
+        responses, accepted = await _gets(Desync, 2, pause=0.05)
+        assert [(r.status, r.body) for r in responses] == [(200, b"ok")] * 2
+        assert accepted == 2
 
     run(main())
