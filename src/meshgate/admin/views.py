@@ -87,9 +87,9 @@ def stats_text(stats: Stats) -> str:
     }
     for outcome, n in stats.reloads.items():
         rows[f"reload.{outcome}"] = n
-    for (status, _, _), entry in stats.requests.items():
+    for (status, _, _), series in stats.series().items():
         key = f"downstream_rq_{status // 100}xx"
-        rows[key] = rows.get(key, 0) + int(entry[0])
+        rows[key] = rows.get(key, 0) + series.count
     return "".join(f"{name}: {value}\n" for name, value in sorted(rows.items()))
 
 

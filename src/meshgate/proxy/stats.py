@@ -1,16 +1,17 @@
 """Counters the data plane bumps and the admin server formats (Prometheus text, istio-semantics 8.2).
 
-Hot path: one dict lookup keyed by (response_code, response_flags, cluster name) and a handful of
-list increments (`Stats.observe`); histogram buckets are found by a forward scan over Envoy's default
-boundaries (8.2.4). Labels are resolved from the config only when scraped, so the hot path never
-builds label strings. Workers export their raw counters (`export`) and the supervisor merges them
-(`merge`) before formatting, so one scrape reports every worker.
+Hot path: two dict lookups (cluster name, then response code; a (code, flags) key when flags are
+set) and native increments on the row's `Series` (`Stats.observe`); histogram buckets are found
+by a forward scan over Envoy's default boundaries (8.2.4). Labels are resolved from the config
+only when scraped, so the hot path never builds label strings. Workers export their raw counters
+(`export`) and the supervisor merges them (`merge`) before formatting, so one scrape reports every
+worker.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from meshgate import ir
 
@@ -20,12 +21,12 @@ BUCKETS: tuple[float, ...] = (
     0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
     10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 )  # fmt: skip
-_FLOAT_BUCKETS = tuple(float(b) for b in BUCKETS)  # float vs float compares are the fast ones
-_N = len(BUCKETS) + 1  # + the +Inf bucket
-_DUR0 = 4  # entry layout: count, duration sum, request bytes sum, response bytes sum, buckets...
-_REQ0 = _DUR0 + _N
-_RESP0 = _REQ0 + _N
-_WIDTH = _RESP0 + _N
+_FLOAT_BUCKETS: Final = tuple(float(b) for b in BUCKETS)  # float vs float compares are the fast ones
+_N: Final = len(BUCKETS) + 1  # + the +Inf bucket
+_DUR0: Final = 4  # entry layout: count, duration sum, request bytes sum, response bytes sum, buckets...
+_REQ0: Final = _DUR0 + _N
+_RESP0: Final = _REQ0 + _N
+_WIDTH: Final = _RESP0 + _N
 
 
 def _bucket(value: float) -> int:
@@ -37,6 +38,51 @@ def _bucket(value: float) -> int:
             return index
         index += 1
     return index
+
+
+class Series:
+    """One row of `istio_requests_total` and its three histograms (one (response_code,
+    response_flags, cluster) key). Native fields and per-histogram bucket lists instead of one list
+    of boxed numbers: every `+=` on a boxed float went through the generic number protocol."""
+
+    __slots__ = ("buckets", "count", "duration_sum", "request_bytes_sum", "response_bytes_sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.duration_sum = 0.0
+        self.request_bytes_sum = 0
+        self.response_bytes_sum = 0
+        self.buckets = [0] * (3 * _N)  # duration, request bytes, response bytes
+
+    def entry(self) -> list[float]:
+        """The exported layout: count, the three sums, then the three bucket runs."""
+        return [
+            float(self.count),
+            self.duration_sum,
+            float(self.request_bytes_sum),
+            float(self.response_bytes_sum),
+        ] + [float(n) for n in self.buckets]
+
+    def add(self, values: list[float]) -> None:
+        """Another worker's `entry()` added into this one."""
+        self.count += int(values[0])
+        self.duration_sum += values[1]
+        self.request_bytes_sum += int(values[2])
+        self.response_bytes_sum += int(values[3])
+        buckets = self.buckets
+        for i in range(3 * _N):
+            buckets[i] += int(values[_DUR0 + i])
+
+
+class _ClusterSeries:
+    """A cluster's rows: by status alone when there are no response flags (the common case: an
+    int-keyed lookup instead of hashing a (status, flags, cluster) tuple per request)."""
+
+    __slots__ = ("flagged", "plain")
+
+    def __init__(self) -> None:
+        self.plain: dict[int, Series] = {}
+        self.flagged: dict[tuple[int, str], Series] = {}
 
 
 Key = tuple[int, str, str]  # (response_code, response_flags, cluster name)
@@ -55,7 +101,7 @@ _COUNTERS = (
 
 @dataclass(slots=True)
 class Stats:
-    requests: dict[Key, list[float]] = field(default_factory=dict)
+    by_cluster: dict[str, _ClusterSeries] = field(default_factory=dict)
     downstream_cx_total: int = 0
     downstream_cx_active: int = 0
     upstream_cx_total: int = 0
@@ -76,17 +122,45 @@ class Stats:
         """One finished request: the counter and the three histograms."""
         if not self.enabled:
             return
-        key = (status, flags, cluster)
-        entry = self.requests.get(key)
-        if entry is None:
-            entry = self.requests[key] = [0] * _WIDTH
-        entry[0] += 1
-        entry[1] += duration_ms
-        entry[2] += req_bytes
-        entry[3] += resp_bytes
-        entry[_DUR0 + _bucket(duration_ms)] += 1
-        entry[_REQ0 + (_bucket(float(req_bytes)) if req_bytes else 0)] += 1
-        entry[_RESP0 + (_bucket(float(resp_bytes)) if resp_bytes else 0)] += 1
+        rows = self.by_cluster.get(cluster)
+        series = rows.plain.get(status) if rows is not None and not flags else None
+        if series is None:
+            series = self.row((status, flags, cluster))
+        series.count += 1
+        series.duration_sum += duration_ms
+        series.request_bytes_sum += req_bytes
+        series.response_bytes_sum += resp_bytes
+        buckets = series.buckets
+        buckets[_bucket(duration_ms)] += 1
+        buckets[_REQ0 - _DUR0 + (_bucket(float(req_bytes)) if req_bytes else 0)] += 1
+        buckets[_RESP0 - _DUR0 + (_bucket(float(resp_bytes)) if resp_bytes else 0)] += 1
+
+    def series(self) -> dict[Key, Series]:
+        """Every row by (response_code, response_flags, cluster) (scrapes and exports)."""
+        found: dict[Key, Series] = {}
+        for cluster, rows in self.by_cluster.items():
+            for status, series in rows.plain.items():
+                found[(status, "", cluster)] = series
+            for (status, flags), series in rows.flagged.items():
+                found[(status, flags, cluster)] = series
+        return found
+
+    def row(self, key: Key) -> Series:
+        """The row of a key, created when new."""
+        status, flags, cluster = key
+        rows = self.by_cluster.get(cluster)
+        if rows is None:
+            rows = self.by_cluster[cluster] = _ClusterSeries()
+        table_key = (status, flags)
+        if flags:
+            series = rows.flagged.get(table_key)
+            if series is None:
+                series = rows.flagged[table_key] = Series()
+            return series
+        found = rows.plain.get(status)
+        if found is None:
+            found = rows.plain[status] = Series()
+        return found
 
     def count(self, status: int, flags: str, cluster: str) -> None:
         self.observe(status, flags, cluster, 0.0, 0, 0)
@@ -106,8 +180,8 @@ class Stats:
     def total(self, *, status: int | None = None, flags: str | None = None) -> int:
         return int(
             sum(
-                entry[0]
-                for (code, flag, _), entry in self.requests.items()
+                series.count
+                for (code, flag, _), series in self.series().items()
                 if (status is None or code == status) and (flags is None or flag == flags)
             )
         )
@@ -117,7 +191,7 @@ class Stats:
     def export(self) -> dict[str, Any]:
         """JSON-able raw counters (a worker's answer to the supervisor)."""
         return {
-            "requests": [[s, f, c, entry] for (s, f, c), entry in self.requests.items()],
+            "requests": [[s, f, c, series.entry()] for (s, f, c), series in self.series().items()],
             "counters": {name: getattr(self, name) for name in _COUNTERS},
             "reloads": dict(self.reloads),
             "config": [self.config_sequence, self.config_version],
@@ -125,13 +199,7 @@ class Stats:
 
     def merge(self, raw: dict[str, Any]) -> None:
         for status, flags, cluster, values in raw.get("requests", ()):
-            key = (int(status), str(flags), str(cluster))
-            entry = self.requests.get(key)
-            if entry is None:
-                self.requests[key] = [float(v) for v in values]
-            else:
-                for i, value in enumerate(values):
-                    entry[i] += value
+            self.row((int(status), str(flags), str(cluster))).add([float(v) for v in values])
         for name, value in raw.get("counters", {}).items():
             if name in _COUNTERS:
                 setattr(self, name, getattr(self, name) + int(value))
@@ -211,7 +279,8 @@ def format_prometheus(
 ) -> str:
     clusters = {c.name: c for c in config.clusters} if config else {}
     merged: dict[str, list[float]] = {}
-    for (status, flags, cluster_name), entry in stats.requests.items():
+    for (status, flags, cluster_name), series in stats.series().items():
+        entry = series.entry()
         labels = _label_text(status, flags, clusters.get(cluster_name), source_workload, source_namespace)
         into = merged.get(labels)
         if into is None:

@@ -61,9 +61,9 @@ def compile_config(config: ir.Config) -> RoutingTable:
     return RoutingTable(
         config=config,
         listeners=listeners,
-        by_port=MappingProxyType(by_port),
-        by_port_bind=MappingProxyType(by_port_bind),
-        wildcard_by_port=MappingProxyType(wildcard_by_port),
+        by_port=by_port,
+        by_port_bind=by_port_bind,
+        wildcard_by_port=wildcard_by_port,
         clusters=MappingProxyType(compiler.clusters),
         problems=tuple(problems),
     )
@@ -113,7 +113,7 @@ class _Compiler:
             listener=listener,
             chains=chains,
             plaintext=plaintext,
-            sni_exact=MappingProxyType(exact),
+            sni_exact=exact,
             sni_wildcard=_suffix_index(wildcards),
             sni_default=default,
             server_names=tuple(names),
@@ -155,9 +155,9 @@ class _Compiler:
                 else:
                     self._first(exact, domain, HostMatch(compiled, "exact", domain), what)
         return HostIndex(
-            exact=MappingProxyType(exact),
+            exact=exact,
             suffixes=_suffix_index(suffixes),
-            prefixes=PrefixIndex(_lengths(prefixes), MappingProxyType(prefixes)),
+            prefixes=PrefixIndex(_lengths(prefixes), prefixes),
             star=star,
             domains=tuple(domains),
         )
@@ -213,7 +213,7 @@ def _lengths(keys: Iterable[str]) -> tuple[int, ...]:
 
 
 def _suffix_index(entries: dict[str, T]) -> SuffixIndex[T]:
-    return SuffixIndex(_lengths(entries), MappingProxyType(entries))
+    return SuffixIndex(_lengths(entries), entries)
 
 
 @dataclass(frozen=True, slots=True)

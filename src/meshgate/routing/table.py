@@ -51,7 +51,7 @@ class _LengthIndex(Generic[T]):
 
     __slots__ = ("entries", "lengths")
 
-    def __init__(self, lengths: tuple[int, ...], entries: Mapping[str, T]) -> None:
+    def __init__(self, lengths: tuple[int, ...], entries: dict[str, T]) -> None:
         self.lengths = lengths  # distinct lengths of the fixed parts, longest first
         self.entries = entries  # fixed part -> value
 
@@ -133,7 +133,7 @@ class HostMatch:
 
 @dataclass(frozen=True, slots=True)
 class HostIndex:
-    exact: Mapping[str, HostMatch]
+    exact: dict[str, HostMatch]
     suffixes: SuffixIndex[HostMatch]
     prefixes: PrefixIndex[HostMatch]
     star: HostMatch | None
@@ -184,7 +184,7 @@ class CompiledListener:
     listener: ir.Listener
     chains: tuple[CompiledChain, ...]
     plaintext: ChainMatch | None  # set for listeners without TLS chains: SNI is irrelevant
-    sni_exact: Mapping[str, ChainMatch]
+    sni_exact: dict[str, ChainMatch]
     sni_wildcard: SuffixIndex[ChainMatch]
     sni_default: ChainMatch | None  # the chain without server names
     server_names: tuple[str, ...]  # every configured server name, for explain
@@ -192,14 +192,17 @@ class CompiledListener:
 
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
-    """Frozen result of `compile_config`; safe to share between requests and threads."""
+    """Frozen result of `compile_config`; safe to share between requests and threads. The
+    dicts read per request (ports here, host and SNI names in the indexes) are never changed after
+    compile but are plain dicts, not MappingProxyType: compiled code reads a dict directly, a
+    proxy's `.get` is a generic method call (~500 instructions, three per request)."""
 
     config: ir.Config
     listeners: tuple[CompiledListener, ...]
-    by_port: Mapping[int, CompiledListener]  # per port: the wildcard-bind listener, else the first
-    by_port_bind: Mapping[tuple[int, str], CompiledListener]
-    wildcard_by_port: Mapping[int, CompiledListener]
-    clusters: Mapping[str, ir.Cluster]
+    by_port: dict[int, CompiledListener]  # per port: the wildcard-bind listener, else the first
+    by_port_bind: dict[tuple[int, str], CompiledListener]
+    wildcard_by_port: dict[int, CompiledListener]
+    clusters: Mapping[str, ir.Cluster]  # read-only view: not read per request
     problems: tuple[str, ...] = ()  # compile-time findings (invalid regex, duplicate domain...)
 
     @property
