@@ -180,6 +180,10 @@ def test_access_log_text_format() -> None:
     )
     tokens = format_text(_record(response_code=503, response_flags="UF", upstream_service_time="")).split()
     assert (tokens[4], tokens[5], tokens[12]) == ("503", "UF", "-")
+    # values the C writer leaves to Python (wire.text_line_py) come out the same way
+    odd = format_text(_record(path="/caf\u00e9/\udcff", bytes_sent=2**70))
+    assert odd.startswith('[2023-11-14T22:13:20.123Z] "GET /caf\u00e9/\udcff HTTP/1.1" 200 ')
+    assert f" 0 {2**70} 3 2 " in odd
 
 
 # the key order of Istio's JSON access log, written out here so the test can fail

@@ -1,4 +1,5 @@
-"""wire.py and its C form _wire.c: the response-head reader and the request-id source.
+"""wire.py and its C form _wire.c: the response-head reader, the request-id source and the text
+access-log line.
 
 The oracle for `response_fields` is httptools itself: the header callbacks it would make, folded the
 way the gateway treats response fields (headers.RESPONSE_OWNED). Both implementations are held to it
@@ -32,6 +33,7 @@ def test_the_c_module_is_built_where_the_test_command_requires_it() -> None:
     if os.environ.get("MESHGATE_REQUIRE_NATIVE"):
         assert _wire is not None and wire.response_fields is _wire.response_fields
         assert wire.request_id is _wire.request_id
+        assert wire.text_line is _wire.text_line
 
 
 class _Oracle:
@@ -174,3 +176,36 @@ def test_a_forked_worker_does_not_repeat_its_parents_ids(new_id: Callable[[], by
         theirs = pipe.read()
     os.waitpid(pid, 0)
     assert _UUID4.match(theirs) and theirs != mine
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+_FIELD = st.one_of(_TEXT, st.just(""), st.integers(min_value=-(2**63), max_value=2**63 - 1))
+_EPOCH = st.floats(min_value=0, max_value=253402300799.999, allow_nan=False)
+
+
+@pytest.mark.skipif(_wire is None, reason="pure build: only the Python form")
+@settings(max_examples=400, deadline=None)
+@given(_EPOCH, st.lists(_FIELD, min_size=23, max_size=23))
+def test_text_line_implementations_agree(start_time: float, fields: list[str | int]) -> None:
+    assert _wire.text_line(start_time, *fields) == wire.text_line_py(start_time, *fields)
+
+
+@pytest.mark.skipif(_wire is None, reason="pure build: only the Python form")
+def test_text_line_leaves_what_it_cannot_render_to_python() -> None:
+    plain = ["GET", "/", "HTTP/1.1", 200] + [""] * 19
+    assert _wire.text_line(1700000000.25, *plain) == wire.text_line_py(1700000000.25, *plain)
+    for start_time, fields in (
+        (1700000000.0, ["GET", "/\udcff", *plain[2:]]),  # a lone surrogate (not UTF-8 text)
+        (1700000000.0, ["GET", "/", "HTTP/1.1", 2**64, *plain[4:]]),  # beyond 64 bits
+        (-1.0, plain),
+        (float("nan"), plain),
+        (1e12, plain),  # after year 9999
+    ):
+        assert _wire.text_line(start_time, *fields) is None
+    assert wire.text_line_py(1700000000.0, "GET", "/\udcff", *plain[2:]).startswith(
+        '[2023-11-14T22:13:20.000Z] "GET /\udcff'
+    )
+    with pytest.raises(TypeError):
+        _wire.text_line(1700000000.0, *plain[:-1])  # one field short
+    with pytest.raises(TypeError):
+        _wire.text_line(1700000000.0, b"GET", *plain[1:])  # bytes are not a field

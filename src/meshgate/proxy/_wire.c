@@ -1,6 +1,6 @@
-/* meshgate.proxy._wire: the two per-request chores that cost the most as Python calls.
+/* meshgate.proxy._wire: the per-request chores that cost the most as Python calls.
  *
- * wire.py holds the same two functions in Python and is the reference (the tests compare them on
+ * wire.py holds the same functions in Python and is the reference (the tests compare them on
  * generated input); this file is only their fast form, built by setup.py like the mypyc modules and
  * absent in MESHGATE_PURE builds.
  *
@@ -13,6 +13,9 @@
  *   request_id() -> bytes
  *       A version-4 UUID in hex (x-request-id), from xoshiro256** seeded by getrandom(): the same
  *       grade of randomness as the random module it replaces (not a secret, not a security token).
+ *   text_line(start_time, *fields) -> str | None
+ *       One line of Istio's default text access log, written into one buffer: the f-string it
+ *       replaces built ~60 pieces into a str (6.6k of ~51k instructions per request).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -243,6 +246,159 @@ static PyObject *request_id(PyObject *module, PyObject *unused) {
     return PyBytes_FromStringAndSize(text, 36);
 }
 
+/* ---- text_line ------------------------------------------------------------------------------ */
+
+/* What comes before each field of Istio's default text access-log line (wire.TEXT_BEFORE): field 0
+ * is the start time, the others follow text_line's arguments. */
+#define TEXT_FIELDS 24
+static const char *const TEXT_BEFORE[TEXT_FIELDS] = {
+    "[", "] \"", " ", " ", "\" ", " ", " ", " ", " \"", "\" ", " ", " ",
+    " ", " \"", "\" \"", "\" \"", "\" \"", "\" \"", "\" ", " ", " ", " ", " ", " ",
+};
+
+static Py_ssize_t TEXT_BEFORE_SIZE[TEXT_FIELDS]; /* strlen of each, filled at import */
+
+static long long stamp_second = -1;
+static char stamp_text[19]; /* YYYY-MM-DDTHH:MM:SS, rendered once per second as wire.format_start_time */
+
+static void put2(char *at, int value) {
+    at[0] = (char)('0' + value / 10);
+    at[1] = (char)('0' + value % 10);
+}
+
+static Py_ssize_t integer_size(long long value) {
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    Py_ssize_t n = value < 0 ? 2 : 1;
+    while (magnitude >= 10) {
+        magnitude /= 10;
+        n++;
+    }
+    return n;
+}
+
+static void put_integer(char *at, Py_ssize_t size, long long value) {
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    if (value < 0) *at = '-';
+    char *digit = at + size;
+    do {
+        *--digit = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+}
+
+static inline char *put(char *at, const char *from, Py_ssize_t n) {
+    memcpy(at, from, (size_t)n);
+    return at + n;
+}
+
+/* text_line(start_time, *fields) -> str | None: None when a value is outside what this fast form
+ * renders (a time outside years 1970..9999, an int beyond 64 bits, a str that is not valid UTF-8
+ * text) and the caller uses wire.text_line_py. Empty str fields print as "-". */
+static PyObject *text_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != TEXT_FIELDS || !PyFloat_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "text_line(start_time: float, 23 fields: str | int)");
+        return NULL;
+    }
+    double epoch = PyFloat_AS_DOUBLE(args[0]);
+    if (!(epoch >= 0.0 && epoch < 253402300800.0)) Py_RETURN_NONE;
+    long long second = (long long)epoch;
+    int millis = (int)((long long)(epoch * 1000.0) % 1000);
+    if (second != stamp_second) {
+        time_t t = (time_t)second;
+        struct tm parts;
+        if (gmtime_r(&t, &parts) == NULL) Py_RETURN_NONE;
+        int year = parts.tm_year + 1900;
+        put2(stamp_text, year / 100);
+        put2(stamp_text + 2, year % 100);
+        stamp_text[4] = '-';
+        put2(stamp_text + 5, parts.tm_mon + 1);
+        stamp_text[7] = '-';
+        put2(stamp_text + 8, parts.tm_mday);
+        stamp_text[10] = 'T';
+        put2(stamp_text + 11, parts.tm_hour);
+        stamp_text[13] = ':';
+        put2(stamp_text + 14, parts.tm_min);
+        stamp_text[16] = ':';
+        put2(stamp_text + 17, parts.tm_sec);
+        stamp_second = second;
+    }
+
+    /* sizes first: the text of each str field (ASCII str: its own bytes; others: their UTF-8
+     * form), the digits of each int */
+    const char *text[TEXT_FIELDS];
+    Py_ssize_t size[TEXT_FIELDS];
+    long long number[TEXT_FIELDS];
+    int ascii = 1;
+    Py_ssize_t total = 1 + 19 + 5 + 1; /* "[", the start time, the final newline */
+    for (int i = 1; i < TEXT_FIELDS; i++) {
+        PyObject *field = args[i];
+        total += TEXT_BEFORE_SIZE[i];
+        if (PyUnicode_Check(field)) {
+            if (PyUnicode_IS_COMPACT_ASCII(field)) {
+                text[i] = (const char *)PyUnicode_DATA(field);
+                size[i] = PyUnicode_GET_LENGTH(field);
+            } else {
+                ascii = 0;
+                text[i] = PyUnicode_AsUTF8AndSize(field, &size[i]);
+                if (text[i] == NULL) {
+                    PyErr_Clear(); /* lone surrogates: the Python form renders them */
+                    Py_RETURN_NONE;
+                }
+            }
+            if (size[i] == 0) {
+                text[i] = "-";
+                size[i] = 1;
+            }
+        } else if (PyLong_Check(field)) {
+            int overflow = 0;
+            number[i] = PyLong_AsLongLongAndOverflow(field, &overflow);
+            if (overflow) Py_RETURN_NONE;
+            text[i] = NULL;
+            size[i] = integer_size(number[i]);
+        } else {
+            PyErr_SetString(PyExc_TypeError, "text_line fields are str or int");
+            return NULL;
+        }
+        total += size[i];
+    }
+
+    /* ASCII (the rule): written straight into the new str; else through a UTF-8 buffer */
+    PyObject *line = NULL;
+    char *out;
+    if (ascii) {
+        line = PyUnicode_New(total, 127);
+        if (line == NULL) return NULL;
+        out = (char *)PyUnicode_DATA(line);
+    } else {
+        out = PyMem_Malloc((size_t)total);
+        if (out == NULL) return PyErr_NoMemory();
+    }
+    char *at = out;
+    *at++ = '[';
+    at = put(at, stamp_text, 19);
+    *at++ = '.';
+    *at++ = (char)('0' + millis / 100);
+    *at++ = (char)('0' + millis / 10 % 10);
+    *at++ = (char)('0' + millis % 10);
+    *at++ = 'Z';
+    for (int i = 1; i < TEXT_FIELDS; i++) {
+        at = put(at, TEXT_BEFORE[i], TEXT_BEFORE_SIZE[i]);
+        if (text[i] == NULL) {
+            put_integer(at, size[i], number[i]);
+            at += size[i];
+        } else {
+            at = put(at, text[i], size[i]);
+        }
+    }
+    *at++ = '\n';
+    if (!ascii) {
+        line = PyUnicode_DecodeUTF8(out, at - out, "strict");
+        PyMem_Free(out);
+    }
+    return line;
+}
+
 /* ---- module --------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -250,12 +406,15 @@ static PyMethodDef methods[] = {
      "response_fields(head, start) -> (end, status, http11, lines, length, chunked, connection, has_date, "
      "upgrade) | None"},
     {"request_id", request_id, METH_NOARGS, "request_id() -> a version-4 UUID as 36 bytes of hex"},
+    {"text_line", (PyCFunction)(void (*)(void))text_line, METH_FASTCALL,
+     "text_line(start_time, *fields) -> Istio's default text access-log line | None"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_wire", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__wire(void) {
+    for (int i = 0; i < TEXT_FIELDS; i++) TEXT_BEFORE_SIZE[i] = (Py_ssize_t)strlen(TEXT_BEFORE[i]);
     seed();
     /* a forked worker must not repeat its parent's ids */
     pthread_atfork(NULL, NULL, seed);

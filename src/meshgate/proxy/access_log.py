@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from meshgate.proxy.headers import Header
+from meshgate.proxy.wire import format_start_time, text_line, text_line_py
 
 if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
@@ -108,45 +110,44 @@ class LogRecord:
         self.downstream_peer_cert = downstream_peer_cert
 
 
-class _SecondStamp:
-    """`format_start_time` renders the date and time once per second; only milliseconds change."""
-
-    __slots__ = ("second", "text")
-
-    def __init__(self) -> None:
-        self.second = -1
-        self.text = ""
-
-
-_stamp = _SecondStamp()
-_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
-
-
-def format_start_time(epoch: float) -> str:
-    second = int(epoch)
-    if second != _stamp.second:
-        _stamp.text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _stamp.second = second
-    return _stamp.text + _MILLIS[int(epoch * 1000) % 1000]
-
-
-def _d(text: str) -> str:
-    return text or "-"
+def _text(write: Callable[..., str | None], r: LogRecord) -> str | None:
+    """The fields in the order of wire.TEXT_BEFORE, as positional arguments (a vectorcall: no tuple)."""
+    return write(
+        r.start_time,
+        r.method,
+        r.path,
+        r.protocol,
+        r.response_code,
+        r.response_flags,
+        r.response_code_details,
+        r.connection_termination_details,
+        r.upstream_transport_failure_reason,
+        r.bytes_received,
+        r.bytes_sent,
+        r.duration,
+        r.upstream_service_time,
+        r.x_forwarded_for,
+        r.user_agent,
+        r.request_id,
+        r.authority,
+        r.upstream_host,
+        r.upstream_cluster,
+        r.upstream_local_address,
+        r.downstream_local_address,
+        r.downstream_remote_address,
+        r.requested_server_name,
+        r.route_name,
+    )
 
 
 def format_text(r: LogRecord) -> str:
-    return (
-        f"[{format_start_time(r.start_time)}] "
-        f'"{_d(r.method)} {_d(r.path)} {_d(r.protocol)}" '
-        f"{r.response_code} {_d(r.response_flags)} {_d(r.response_code_details)} "
-        f"{_d(r.connection_termination_details)} "
-        f'"{_d(r.upstream_transport_failure_reason)}" '
-        f"{r.bytes_received} {r.bytes_sent} {r.duration} {_d(r.upstream_service_time)} "
-        f'"{_d(r.x_forwarded_for)}" "{_d(r.user_agent)}" "{_d(r.request_id)}" '
-        f'"{_d(r.authority)}" "{_d(r.upstream_host)}" {_d(r.upstream_cluster)} '
-        f"{_d(r.upstream_local_address)} {_d(r.downstream_local_address)} "
-        f"{_d(r.downstream_remote_address)} {_d(r.requested_server_name)} {_d(r.route_name)}\n"
-    )
+    """Istio's default text line, written by _wire.c in one buffer when built; the Python form
+    (wire.text_line_py) for pure builds and for values the C form leaves to it."""
+    line = _text(text_line, r)
+    if line is None:
+        line = _text(text_line_py, r)
+    assert line is not None
+    return line
 
 
 _quote = json.encoder.encode_basestring_ascii  # json.dumps' own C string encoder (ensure_ascii)

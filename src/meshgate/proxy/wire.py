@@ -1,6 +1,8 @@
-"""The response-head reader and the request-id source, in Python: the reference for _wire.c.
+"""The response-head reader, the request-id source and the text access-log line, in Python: the
+reference for _wire.c.
 
-`upstream_conn` and `forward` import `response_fields` and `request_id` from here. When the C module
+`upstream_conn`, `forward` and `access_log` import `response_fields`, `request_id` and `text_line`
+from here. When the C module
 `meshgate.proxy._wire` is built (setup.py; not in MESHGATE_PURE builds) the names below are its
 functions instead, which do the same work without the per-header Python calls: parsing nginx's
 five response headers through httptools callbacks was ~13k of ~69k instructions per request
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import binascii
 import random
+import time
 from collections.abc import Callable
 
 from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
@@ -82,11 +85,57 @@ def request_id_py() -> bytes:
     return b"-".join((h[:8], h[8:12], h[12:16], h[16:20], h[20:]))
 
 
+class _SecondStamp:
+    """`format_start_time` renders the date and time once per second; only milliseconds change."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = ""
+
+
+_stamp = _SecondStamp()
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
+
+
+def format_start_time(epoch: float) -> str:
+    """Envoy's %START_TIME% (UTC, milliseconds): 2026-11-26T15:00:00.123Z."""
+    second = int(epoch)
+    if second != _stamp.second:
+        _stamp.text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _stamp.second = second
+    return _stamp.text + _MILLIS[int(epoch * 1000) % 1000]
+
+
+# Istio's default text format (istio-semantics 8.1.2): what precedes each field. Field 0 is
+# %START_TIME%; then method, path, protocol, response code, flags, code details, connection
+# termination details, upstream transport failure reason, bytes received, bytes sent, duration,
+# upstream service time, x-forwarded-for, user-agent, request id, authority, upstream host,
+# upstream cluster, upstream local address, downstream local address, downstream remote address,
+# requested server name, route name; a newline ends the line.
+TEXT_BEFORE = (
+    "[", '] "', " ", " ", '" ', " ", " ", " ", ' "', '" ', " ", " ",
+    " ", ' "', '" "', '" "', '" "', '" "', '" ', " ", " ", " ", " ", " ",
+)  # fmt: skip
+
+
+def text_line_py(start_time: float, *fields: str | int) -> str:
+    """One text access-log line; empty str fields print as "-", ints as numbers."""
+    parts = [TEXT_BEFORE[0], format_start_time(start_time)]
+    for before, value in zip(TEXT_BEFORE[1:], fields, strict=True):
+        parts.append(before)
+        parts.append((value or "-") if isinstance(value, str) else str(value))
+    parts.append("\n")
+    return "".join(parts)
+
+
 response_fields: Callable[[bytes, int], ResponseFields | None]
 request_id: Callable[[], bytes]
+text_line: Callable[..., str | None]
 try:
     from meshgate.proxy import _wire
 except ImportError:  # MESHGATE_PURE build: the Python forms above
-    response_fields, request_id = response_fields_py, request_id_py
+    response_fields, request_id, text_line = response_fields_py, request_id_py, text_line_py
 else:
-    response_fields, request_id = _wire.response_fields, _wire.request_id
+    response_fields, request_id, text_line = _wire.response_fields, _wire.request_id, _wire.text_line
