@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from meshgate.routing import LocalReply, RouteDecision, RoutingTable, decide
+from meshgate.routing import table as table_module
 from meshgate.routing.table import normalize_host
 
 from .irbuild import P, path, req, route, table, vhost
@@ -110,3 +111,11 @@ def test_duplicate_domain_first_wins_and_is_reported() -> None:
 )
 def test_normalize_host(authority: str, expected: str) -> None:
     assert normalize_host(authority) == expected
+    assert normalize_host(authority) == expected  # again, from the memo
+
+
+def test_normalize_host_memo_is_bounded() -> None:
+    """The Host header is the client's: a flood of distinct values does not grow the memo."""
+    for n in range(table_module._NORMALIZED_MAX * 2 + 10):
+        assert normalize_host(f"Host-{n}.Example.com:{n % 65536}") == f"host-{n}.example.com"
+    assert len(table_module._NORMALIZED) <= table_module._NORMALIZED_MAX

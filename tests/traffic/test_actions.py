@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import time
 
 from meshgate import ir
@@ -250,5 +252,34 @@ def test_route_timeout_is_504_ut() -> None:
                 assert gw.ctx.stats.total(status=504, flags="UT") == 1
         assert (response.status, response.body) == (504, b"upstream request timeout")
         assert script.seen[0].headers["x-envoy-expected-rq-timeout-ms"] == "200"
+
+    run(main())
+
+
+def test_access_log_times_start_at_the_first_byte_of_the_request() -> None:
+    """Envoy's %START_TIME% and %DURATION% run from the request's first byte: a head sent in two
+    parts 0.3 s apart is logged as one 300+ ms request that started at the first part."""
+
+    async def main() -> None:
+        async with Backend("b") as backend:
+            svc = cluster("b", backend.port)
+            log, stream = memory_log()
+            async with gateway(config([route("r", svc)], [svc]), access_log=log) as gw:
+                reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+                first_byte_at = time.time()
+                writer.write(b"GET /slow HTTP/1.1\r\nHo")
+                await writer.drain()
+                await asyncio.sleep(0.3)
+                writer.write(b"st: example.com\r\nConnection: close\r\n\r\n")
+                answer = await reader.read()
+                writer.close()
+                records = log_records(log, stream)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        (record,) = records
+        assert record["duration"] >= 290, record
+        assert int(record["upstream_service_time"]) < record["duration"]
+        started = datetime.datetime.strptime(record["start_time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        logged = started.replace(tzinfo=datetime.UTC).timestamp()
+        assert abs(logged - first_byte_at) < 0.1, (logged, first_byte_at)
 
     run(main())

@@ -239,7 +239,7 @@ def record_of(exchange: Exchange) -> LogRecord:
     """The access-log fields of a finished exchange (built only when the log is on)."""
     head = exchange.head
     proto = exchange.proto
-    loop_now = proto.loop.time()
+    started_at = exchange.started_at
     pool = exchange.pool
     if pool is not None:
         upstream_host, upstream_cluster = pool.host_port, pool.cluster
@@ -250,7 +250,7 @@ def record_of(exchange: Exchange) -> LogRecord:
     version = head.version
     xfcc = proto.xfcc
     return LogRecord(
-        start_time=time.time() - (loop_now - exchange.started_at),
+        start_time=started_at + _wall_offset(exchange.ended_at),
         method=head.method,
         path=(f"{head.path}?{head.query}" if head.query else head.path) or head.target,
         protocol="HTTP/1.1" if version == "1.1" else f"HTTP/{version}",
@@ -261,7 +261,7 @@ def record_of(exchange: Exchange) -> LogRecord:
         upstream_transport_failure_reason="",
         bytes_received=exchange.bytes_received,
         bytes_sent=exchange.bytes_sent,
-        duration=int((loop_now - exchange.started_at) * 1000),
+        duration=int((exchange.ended_at - started_at) * 1000),
         upstream_service_time=_MILLIS_TEXT[service_time] if 0 <= service_time < 1000 else _ms(service_time),
         x_forwarded_for=exchange.xff.decode("latin-1"),
         user_agent=_user_agent(head.headers),
@@ -276,6 +276,27 @@ def record_of(exchange: Exchange) -> LogRecord:
         route_name=exchange.route_name,
         downstream_peer_cert=xfcc.decode("ascii") if xfcc else "",
     )
+
+
+class _WallOffset:
+    """Wall-clock time minus loop time, read again once a loop second has passed: the log prints
+    milliseconds, and time.time() per request cost ~0.5k instructions."""
+
+    __slots__ = ("offset", "until")
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self.until = -1.0
+
+
+_offset = _WallOffset()
+
+
+def _wall_offset(loop_now: float) -> float:
+    if loop_now >= _offset.until or loop_now < _offset.until - 1.0:  # also when the loop clock is new
+        _offset.offset = time.time() - loop_now
+        _offset.until = loop_now + 1.0
+    return _offset.offset
 
 
 _MILLIS_TEXT = tuple(str(millis) for millis in range(1000))  # upstream_service_time, rendered once

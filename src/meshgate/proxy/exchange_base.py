@@ -63,16 +63,20 @@ class ExchangeBase:
     up_head = b""
     service_time = -1
     sent_at = 0.0
+    ended_at = 0.0  # loop time the exchange finished (read by the access log)
     response_extra: ir.HeaderEdits | None = None  # CORS / set-cookie additions
     exhausted = False  # a retriable outcome with no retry left: flag URX
     mirror_to: list[ir.Cluster] | None = None  # mirror copies waiting for the end of the body
 
-    def __init__(self, proto: HttpProtocol, head: RequestHead, error: ProxyError | None = None) -> None:
+    def __init__(
+        self, proto: HttpProtocol, head: RequestHead, error: ProxyError | None, started_at: float
+    ) -> None:
         self.proto = proto
         self.head = head
         self.error = error
         self.close_after = error is not None or not head.keep_alive or bool(head.upgrade)
-        self.started_at = proto.loop.time()
+        # loop time of the request's first byte: Envoy's %START_TIME% and the start of %DURATION%
+        self.started_at = started_at
 
     # --- attempt accounting -----------------------------------------------------------------
 
@@ -231,11 +235,12 @@ class ExchangeBase:
         proto = self.proto
         ctx = proto.ctx
         decision = self.decision
+        self.ended_at = proto.loop.time()
         ctx.stats.observe(
             self.status,
             self.flags,
             decision.cluster.name if decision is not None else "",
-            (proto.loop.time() - self.started_at) * 1000,
+            (self.ended_at - self.started_at) * 1000,
             self.bytes_received,
             self.bytes_sent,
         )

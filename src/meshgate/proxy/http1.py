@@ -334,7 +334,7 @@ class HttpProtocol(asyncio.Protocol):
             version = request_version(self._begin_read, method, self._url) or parser.get_http_version()
             error = head_problem(head, self.limits, self._head_size, version)
         self._begin_read = b""  # not kept alive with the request (a read can be 256 KiB)
-        exchange = Exchange(self, head, error)
+        exchange = Exchange(self, head, error, self._head_since)
         if error is not None:
             # Answered in order, then the connection closes; nothing of it goes upstream.
             self.ctx.stats.downstream_protocol_errors += 1
@@ -427,7 +427,7 @@ class HttpProtocol(asyncio.Protocol):
         head.method = method.decode("latin-1")
         head.target = self._url.decode("latin-1") or "-"
         head.keep_alive = False
-        self._enqueue(Exchange(self, head, err))
+        self._enqueue(Exchange(self, head, err, self.loop.time()))
 
     def _stop_parsing(self) -> None:
         self.parse_dead = True
