@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from meshgate.proxy.headers import Header
 from meshgate.proxy.wire import format_start_time, text_line, text_line_py
@@ -150,7 +150,7 @@ def format_text(r: LogRecord) -> str:
     return line
 
 
-_quote = json.encoder.encode_basestring_ascii  # json.dumps' own C string encoder (ensure_ascii)
+_quote: Final = json.encoder.encode_basestring_ascii  # json.dumps' own C string encoder (ensure_ascii)
 
 
 def _q(text: str) -> str:
@@ -289,7 +289,7 @@ class _WallOffset:
         self.until = -1.0
 
 
-_offset = _WallOffset()
+_offset: Final = _WallOffset()
 
 
 def _wall_offset(loop_now: float) -> float:
@@ -299,7 +299,7 @@ def _wall_offset(loop_now: float) -> float:
     return _offset.offset
 
 
-_MILLIS_TEXT = tuple(str(millis) for millis in range(1000))  # upstream_service_time, rendered once
+_MILLIS_TEXT: Final = tuple(str(millis) for millis in range(1000))  # upstream_service_time, rendered once
 
 
 def _ms(millis: int) -> str:

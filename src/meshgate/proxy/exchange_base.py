@@ -5,7 +5,7 @@ exchange (stats, access log, next pipelined request)."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from meshgate import ir
 from meshgate.proxy import local_reply
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from meshgate.proxy.upstream import EndpointPool, UpstreamConnection
 
 # Response body framing toward the client.
-NONE, LENGTH, CHUNKED = 0, 1, 2
+NONE: Final = 0
+LENGTH: Final = 1
+CHUNKED: Final = 2
 
 
 class ExchangeBase:

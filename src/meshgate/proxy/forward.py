@@ -31,7 +31,7 @@ truncation is visible.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from meshgate import routing
 from meshgate.proxy import fault, local_reply, mirror, route_filters, upstream_tls
@@ -58,9 +58,9 @@ if TYPE_CHECKING:
     from meshgate.routing.request import RequestView
     from meshgate.runtime.snapshot import Snapshot
 
-_END_CHUNK = b"0\r\n\r\n"
-_CRLF = b"\r\n"
-_decide = routing.decide
+_END_CHUNK: Final = b"0\r\n\r\n"
+_CRLF: Final = b"\r\n"
+_decide: Final = routing.decide
 
 
 class Exchange(RetryingExchange):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import Final, Protocol
 
 from meshgate import ir
 from meshgate.proxy.local_reply import date_header, status_line
@@ -37,7 +37,7 @@ _REQUEST_DROP = HOP_BY_HOP | {
 RESPONSE_OWNED = HOP_BY_HOP | {b"content-length", b"server", b"date"}
 _ENVOY_PREFIX = b"x-envoy-"  # external requests may not steer the gateway (8.4)
 _PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b"upgrade"})  # Connection values naming no field
-PLAIN_CONNECTION = _PLAIN_TOKENS
+PLAIN_CONNECTION: Final = _PLAIN_TOKENS
 _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
 
 

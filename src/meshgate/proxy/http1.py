@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import cast
+from typing import Final, cast
 
 import httptools
 
@@ -41,13 +41,13 @@ from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
 
 # Request headers the gateway reads itself, collected while parsing (repeats joined by ",").
-_SPECIAL = frozenset(
+_SPECIAL: Final = frozenset(
     {b"connection", b"content-length", b"transfer-encoding", b"expect", b"upgrade"} | {b"x-forwarded-for"}
 )
 # ... and those it never forwards as received: hop-by-hop (RFC 9110 §7.6.1), framing, and the
 # forwarding headers it rewrites (x-forwarded-proto and x-request-id are overwritten, 8.3/8.4).
-_XFCC = b"x-forwarded-client-cert"  # sanitized, then set from the verified client certificate (8.4)
-_GATEWAY_OWNED = _SPECIAL | HOP_BY_HOP | {b"host", b"x-forwarded-proto", b"x-request-id", _XFCC}
+_XFCC: Final = b"x-forwarded-client-cert"  # sanitized, then set from the verified client certificate (8.4)
+_GATEWAY_OWNED: Final = _SPECIAL | HOP_BY_HOP | {b"host", b"x-forwarded-proto", b"x-request-id", _XFCC}
 
 
 class HttpProtocol(asyncio.Protocol):

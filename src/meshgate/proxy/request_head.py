@@ -9,7 +9,7 @@ general helpers in headers.py.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl
 
 from meshgate import ir, routing
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from meshgate.routing.decision import RouteDecision
     from meshgate.routing.request import RequestView
 
-_CRLF = b"\r\n"
-_CHUNKED_LINE = b"transfer-encoding: chunked\r\n"
+_CRLF: Final = b"\r\n"
+_CHUNKED_LINE: Final = b"transfer-encoding: chunked\r\n"
 _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
 # "x-envoy-upstream-service-time" values, rendered once: the common case is under a second
-_SERVICE_TIMES = tuple(b"%d\r\n" % millis for millis in range(1000))
+_SERVICE_TIMES: Final = tuple(b"%d\r\n" % millis for millis in range(1000))
 _cookie_bits = random.getrandbits  # the module's generator: reseeded after a fork
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from meshgate import ir
 
@@ -38,7 +39,7 @@ ON_PER_TRY_TIMEOUT = R_RESET | R_5XX | R_GATEWAY
 
 # Request bodies up to this size are kept so the request can be sent again; a request whose body
 # grew past it (while streaming upstream) is never replayed.
-REPLAY_LIMIT = 64 * 1024
+REPLAY_LIMIT: Final = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ exchange so forward.py stays the router."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from meshgate import ir
 from meshgate.proxy import fault, mirror
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
     from meshgate.routing.request import RequestView
 
-_CRLF = b"\r\n"
-_END_CHUNK = b"0\r\n\r\n"
+_CRLF: Final = b"\r\n"
+_END_CHUNK: Final = b"0\r\n\r\n"
 
 
 def cors(exchange: Exchange, view: RequestView) -> bool:

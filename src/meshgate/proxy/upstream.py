@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Sequence
 from ipaddress import ip_address
 from random import Random
-from time import monotonic as _monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import httptools
 
@@ -42,7 +42,8 @@ from meshgate.proxy.upstream_conn import RawSink, UpstreamConnection
 if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
 
-_random = Random().random
+_random: Final = Random().random
+_monotonic: Final = time.monotonic
 
 __all__ = ["EndpointPool", "RawSink", "UpstreamConnection", "UpstreamPools"]
 

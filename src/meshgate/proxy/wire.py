@@ -15,6 +15,7 @@ import binascii
 import random
 import time
 from collections.abc import Callable
+from typing import Final
 
 from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
 
@@ -95,8 +96,8 @@ class _SecondStamp:
         self.text = ""
 
 
-_stamp = _SecondStamp()
-_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
+_stamp: Final = _SecondStamp()
+_MILLIS: Final = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def format_start_time(epoch: float) -> str:
@@ -114,7 +115,7 @@ def format_start_time(epoch: float) -> str:
 # upstream service time, x-forwarded-for, user-agent, request id, authority, upstream host,
 # upstream cluster, upstream local address, downstream local address, downstream remote address,
 # requested server name, route name; a newline ends the line.
-TEXT_BEFORE = (
+TEXT_BEFORE: Final = (
     "[", '] "', " ", " ", '" ', " ", " ", " ", ' "', '" ', " ", " ",
     " ", ' "', '" "', '" "', '" "', '" "', '" ', " ", " ", " ", " ", " ",
 )  # fmt: skip
@@ -130,12 +131,16 @@ def text_line_py(start_time: float, *fields: str | int) -> str:
     return "".join(parts)
 
 
-response_fields: Callable[[bytes, int], ResponseFields | None]
-request_id: Callable[[], bytes]
-text_line: Callable[..., str | None]
 try:
     from meshgate.proxy import _wire
+
+    _HAVE_C = True
 except ImportError:  # MESHGATE_PURE build: the Python forms above
-    response_fields, request_id, text_line = response_fields_py, request_id_py, text_line_py
-else:
-    response_fields, request_id, text_line = _wire.response_fields, _wire.request_id, _wire.text_line
+    _HAVE_C = False
+
+# Final: compiled importers read them as C statics instead of a globals-dict lookup per call
+response_fields: Final[Callable[[bytes, int], ResponseFields | None]] = (
+    _wire.response_fields if _HAVE_C else response_fields_py
+)
+request_id: Final[Callable[[], bytes]] = _wire.request_id if _HAVE_C else request_id_py
+text_line: Final[Callable[..., str | None]] = _wire.text_line if _HAVE_C else text_line_py

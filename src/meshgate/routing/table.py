@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from meshgate import ir
 from meshgate.hostnames import strip_port
@@ -240,8 +240,8 @@ def select_chain(table: RoutingTable, listener: CompiledListener, sni: str | Non
     return listener.sni_default
 
 
-_NORMALIZED: dict[str, str] = {}  # Host as sent -> normalize_host's answer
-_NORMALIZED_MAX = 4096  # the Host header is the client's: the memo is bounded (cleared when full)
+_NORMALIZED: Final[dict[str, str]] = {}  # Host as sent -> normalize_host's answer
+_NORMALIZED_MAX: Final = 4096  # the Host header is the client's: the memo is bounded (cleared when full)
 
 
 def normalize_host(authority: str) -> str:
