@@ -50,7 +50,7 @@ def build_request_head(
         target = routing.upstream_target(route, view)
         action = route.action
         if (
-            action.__class__ is ir.Forward
+            isinstance(action, ir.Forward)
             and action.rewrite is not None
             and target.partition("?")[0] != head.path
         ):
