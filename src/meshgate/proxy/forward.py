@@ -31,6 +31,7 @@ truncation is visible.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Final
 
 from meshgate import routing
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 _END_CHUNK: Final = b"0\r\n\r\n"
 _CRLF: Final = b"\r\n"
 _decide: Final = routing.decide
+# x-envoy-upstream-service-time is a duration only: time.monotonic (a plain call, ~0.15k) rather
+# than loop.time() (a method call, ~0.3k)
+_monotonic: Final = time.monotonic
 
 
 class Exchange(RetryingExchange):
@@ -285,7 +289,7 @@ class Exchange(RetryingExchange):
             proto.resume_reading(proto.PAUSE_BUFFER)
         if self.request_done and head.chunked:
             out.append(_END_CHUNK)
-        self.sent_at = proto.loop.time()
+        self.sent_at = _monotonic()
         if not proto.in_feed:
             conn.flush()
 
@@ -323,7 +327,7 @@ class Exchange(RetryingExchange):
         if self.exhausted:
             self.flags = f"{self.flags},URX" if self.flags else "URX"
         proto = self.proto
-        self.service_time = int((proto.loop.time() - self.sent_at) * 1000)
+        self.service_time = int((_monotonic() - self.sent_at) * 1000)
         self.status = status
         self.details = "via_upstream"
         head = self.head

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from meshgate.routing.request import RequestView
 
 _CRLF: Final = b"\r\n"
+_CONTENT_LENGTH: Final = b"content-length: "
 _CHUNKED_LINE: Final = b"transfer-encoding: chunked\r\n"
 _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
 # "x-envoy-upstream-service-time" values, rendered once: the common case is under a second
@@ -97,7 +98,7 @@ def build_response_head(
                 framing = _CHUNKED_LINE
         elif length:
             mode = LENGTH
-            framing = b"content-length: %s\r\n" % length
+            framing = _CONTENT_LENGTH + length + _CRLF  # concatenation: bytes % parses its format each time
         else:  # chunked, or delimited by the backend closing: chunked toward the client
             mode = CHUNKED
             close_delimited = not conn.chunked
