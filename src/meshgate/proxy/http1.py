@@ -383,7 +383,7 @@ class HttpProtocol(asyncio.Protocol):
         if exchange.close_after or self.closing or self.closed:
             self.close()
             return
-        self._idle_since = self.loop.time()
+        self._idle_since = exchange.ended_at  # the loop time _finish just read (one clock read fewer)
         if self.queue:
             self._advance()
         elif self._read_paused & self.PAUSE_PIPELINE:
