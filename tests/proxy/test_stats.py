@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from meshgate import ir
 from meshgate.proxy.stats import Stats, format_prometheus
 
@@ -15,16 +17,15 @@ CONFIG = ir.Config(
 )
 
 
-def _samples(text: str, name: str, **labels: str) -> dict[str, str]:
-    """`le` (or "" for non-bucket series) -> value, for the lines of `name` carrying `labels`."""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        if all(f'{key}="{value}"' in line for key, value in labels.items()):
-            le = line.split('le="')[1].split('"')[0] if 'le="' in line else ""
-            found[le] = line.rsplit(" ", 1)[1]
-    return found
+def _samples(text: str, name: str, **labels: str) -> dict[str, float]:
+    """`le` (or "" for non-bucket samples) -> value, for the samples of `name` carrying `labels`,
+    read with prometheus_client's parser (as tests/live/test_live_metrics.py reads scrapes)."""
+    return {
+        sample.labels.get("le", ""): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    }
 
 
 def _observed() -> Stats:
@@ -39,17 +40,17 @@ def _observed() -> Stats:
 def test_rows_and_histograms_as_scraped() -> None:
     text = format_prometheus(_observed(), CONFIG)
     ok = {"response_code": "200", "response_flags": "-"}
-    assert _samples(text, "istio_requests_total", **ok) == {"": "2"}
-    assert _samples(text, "istio_requests_total", response_code="503", response_flags="UF,URX") == {"": "1"}
-    assert _samples(text, "istio_requests_total", response_code="404", response_flags="NR") == {"": "1"}
+    assert _samples(text, "istio_requests_total", **ok) == {"": 2}
+    assert _samples(text, "istio_requests_total", response_code="503", response_flags="UF,URX") == {"": 1}
+    assert _samples(text, "istio_requests_total", response_code="404", response_flags="NR") == {"": 1}
     duration = _samples(text, "istio_request_duration_milliseconds_bucket", **ok)
-    assert (duration["0.5"], duration["5"], duration["10"], duration["+Inf"]) == ("1", "1", "2", "2")
-    assert _samples(text, "istio_request_duration_milliseconds_sum", **ok) == {"": "7.2"}
+    assert (duration["0.5"], duration["5"], duration["10"], duration["+Inf"]) == (1, 1, 2, 2)
+    assert _samples(text, "istio_request_duration_milliseconds_sum", **ok) == {"": 7.2}
     sizes = _samples(text, "istio_response_bytes_bucket", **ok)
-    assert (sizes["5"], sizes["10000"], sizes["30000"]) == ("1", "1", "2")
-    assert _samples(text, "istio_response_bytes_sum", **ok) == {"": "16387"}
+    assert (sizes["5"], sizes["10000"], sizes["30000"]) == (1, 1, 2)
+    assert _samples(text, "istio_response_bytes_sum", **ok) == {"": 16387}
     requests = _samples(text, "istio_request_bytes_bucket", **ok)
-    assert (requests["0.5"], requests["250"]) == ("1", "2")  # an empty body counts in the first bucket
+    assert (requests["0.5"], requests["250"]) == (1, 2)  # an empty body counts in the first bucket
 
 
 def test_exports_merge_into_the_supervisors_totals() -> None:
@@ -59,9 +60,9 @@ def test_exports_merge_into_the_supervisors_totals() -> None:
     assert total.total() == 8 and total.total(status=503, flags="UF,URX") == 2
     text = format_prometheus(total, CONFIG)
     ok = {"response_code": "200", "response_flags": "-"}
-    assert _samples(text, "istio_requests_total", **ok) == {"": "4"}
-    assert _samples(text, "istio_request_duration_milliseconds_sum", **ok) == {"": "14.4"}
-    assert _samples(text, "istio_response_bytes_bucket", **ok)["30000"] == "4"
+    assert _samples(text, "istio_requests_total", **ok) == {"": 4}
+    assert _samples(text, "istio_request_duration_milliseconds_sum", **ok) == {"": 14.4}
+    assert _samples(text, "istio_response_bytes_bucket", **ok)["30000"] == 4
 
 
 def test_disabled_stats_count_nothing() -> None:

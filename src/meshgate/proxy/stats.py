@@ -23,10 +23,14 @@ BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 _FLOAT_BUCKETS: Final = tuple(float(b) for b in BUCKETS)  # float vs float compares are the fast ones
 _N: Final = len(BUCKETS) + 1  # + the +Inf bucket
-_DUR0: Final = 4  # entry layout: count, duration sum, request bytes sum, response bytes sum, buckets...
-_REQ0: Final = _DUR0 + _N
-_RESP0: Final = _REQ0 + _N
-_WIDTH: Final = _RESP0 + _N
+# Series.buckets: the duration run, then request bytes, then response bytes (each _N long)
+_REQ_RUN: Final = _N
+_RESP_RUN: Final = 2 * _N
+# Series.entry() (exports, scrapes): count, duration sum, request bytes sum, response bytes sum,
+# then the bucket runs
+_DUR0: Final = 4
+_REQ0: Final = _DUR0 + _REQ_RUN
+_RESP0: Final = _DUR0 + _RESP_RUN
 
 
 def _bucket(value: float) -> int:
@@ -52,7 +56,7 @@ class Series:
         self.duration_sum = 0.0
         self.request_bytes_sum = 0
         self.response_bytes_sum = 0
-        self.buckets = [0] * (3 * _N)  # duration, request bytes, response bytes
+        self.buckets = [0] * (3 * _N)  # the duration, request-bytes and response-bytes runs
 
     def entry(self) -> list[float]:
         """The exported layout: count, the three sums, then the three bucket runs."""
@@ -64,7 +68,7 @@ class Series:
         ] + [float(n) for n in self.buckets]
 
     def add(self, values: list[float]) -> None:
-        """Another worker's `entry()` added into this one."""
+        """Another worker's `entry()` (as read from its JSON export) added into this one."""
         self.count += int(values[0])
         self.duration_sum += values[1]
         self.request_bytes_sum += int(values[2])
@@ -132,8 +136,8 @@ class Stats:
         series.response_bytes_sum += resp_bytes
         buckets = series.buckets
         buckets[_bucket(duration_ms)] += 1
-        buckets[_REQ0 - _DUR0 + (_bucket(float(req_bytes)) if req_bytes else 0)] += 1
-        buckets[_RESP0 - _DUR0 + (_bucket(float(resp_bytes)) if resp_bytes else 0)] += 1
+        buckets[_REQ_RUN + (_bucket(float(req_bytes)) if req_bytes else 0)] += 1
+        buckets[_RESP_RUN + (_bucket(float(resp_bytes)) if resp_bytes else 0)] += 1
 
     def series(self) -> dict[Key, Series]:
         """Every row by (response_code, response_flags, cluster) (scrapes and exports)."""
@@ -199,7 +203,7 @@ class Stats:
 
     def merge(self, raw: dict[str, Any]) -> None:
         for status, flags, cluster, values in raw.get("requests", ()):
-            self.row((int(status), str(flags), str(cluster))).add([float(v) for v in values])
+            self.row((int(status), str(flags), str(cluster))).add(values)
         for name, value in raw.get("counters", {}).items():
             if name in _COUNTERS:
                 setattr(self, name, getattr(self, name) + int(value))
