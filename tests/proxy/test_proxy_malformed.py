@@ -122,8 +122,8 @@ OK_11 = b"GET /a HTTP/1.1\r\n" + H + b"\r\n"
 def test_the_http_version_is_read_wherever_the_request_line_lies(
     pieces: list[bytes], statuses: list[int]
 ) -> None:
-    """http1 reads "HTTP/1.1" from the received bytes when the request line starts the read it came
-    in, and asks httptools otherwise: either way an HTTP/1.0 request is refused with 426."""
+    """http1 reads the version from the received bytes wherever the request line starts (the start
+    of a read, after a pipelined request, after empty lines): an HTTP/1.0 request is refused with 426."""
 
     async def main() -> None:
         upstream = Scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")

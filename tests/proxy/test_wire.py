@@ -209,3 +209,21 @@ def test_text_line_leaves_what_it_cannot_render_to_python() -> None:
         _wire.text_line(1700000000.0, *plain[:-1])  # one field short
     with pytest.raises(TypeError):
         _wire.text_line(1700000000.0, b"GET", *plain[1:])  # bytes are not a field
+
+
+CONCATS = [wire.concat_py] + ([_wire.concat] if _wire is not None else [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=12))
+def test_concat_is_a_join(parts: list[bytes]) -> None:
+    for concat in CONCATS:
+        assert concat(*parts) == b"".join(parts)
+
+
+@pytest.mark.parametrize("concat", CONCATS)
+def test_concat_takes_bytes_only(concat: Callable[..., bytes]) -> None:
+    assert concat() == b""
+    for wrong in ("text", 3, None):
+        with pytest.raises(TypeError):
+            concat(b"a", wrong)

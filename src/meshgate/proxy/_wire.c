@@ -13,6 +13,8 @@
  *   request_id() -> bytes
  *       A version-4 UUID in hex (x-request-id), from xoshiro256** seeded by getrandom(): the same
  *       grade of randomness as the random module it replaces (not a secret, not a security token).
+ *   concat(*parts) -> bytes
+ *       b"".join(parts) for the heads the gateway writes, without building a list first.
  *   text_line(start_time, *fields) -> str | None
  *       One line of Istio's default text access log, written into one buffer: the f-string it
  *       replaces built ~60 pieces into a str (6.6k of ~51k instructions per request).
@@ -26,18 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "_wire_util.h"
+
 /* ---- response_fields ------------------------------------------------------------------------ */
 
 enum owned { NOT_OWNED, CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, UPGRADE, DROPPED };
-
-static int equal_lower(const char *s, Py_ssize_t n, const char *lower) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-        if (c != lower[i]) return 0;
-    }
-    return lower[n] == '\0';
-}
 
 /* headers.RESPONSE_OWNED: hop-by-hop fields, content-length, server, date */
 static enum owned classify(const char *name, Py_ssize_t n) {
@@ -60,23 +55,11 @@ static int ends_with_chunked(const char *v, Py_ssize_t n) {
     return n >= 7 && equal_lower(v + n - 7, 7, "chunked");
 }
 
-/* headers.PLAIN_CONNECTION: Connection values that name no field to drop */
-static int plain_connection(const char *v, Py_ssize_t n) {
-    return equal_lower(v, n, "close") || equal_lower(v, n, "keep-alive") || equal_lower(v, n, "upgrade");
-}
-
 static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 2 || !PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "response_fields(head: bytes, start: int)");
-        return NULL;
-    }
-    Py_ssize_t start = PyLong_AsSsize_t(args[1]);
-    if (start == -1 && PyErr_Occurred()) return NULL;
-    const char *base = PyBytes_AS_STRING(args[0]);
-    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
-    if (start < 0 || start > size) Py_RETURN_NONE;
-    const char *p = base + start, *limit = base + size;
+    const char *base, *p, *limit;
+    int readable = head_arguments(args, nargs, "response_fields(head: bytes, start: int)", &base, &p, &limit);
+    if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
 
     /* the status line: "HTTP/d.d ddd" then anything to the line end */
     if (limit - p < 12 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[8] != ' ') Py_RETURN_NONE;
@@ -113,8 +96,7 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         const char *colon = memchr(p, ':', (size_t)(line_end - p));
         if (colon == NULL || colon == p) goto unparsable;
         const char *value = colon + 1, *value_end = line_end;
-        while (value < value_end && (*value == ' ' || *value == '\t')) value++;
-        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) value_end--;
+        trim_ows(&value, &value_end);
         Py_ssize_t name_n = colon - p, value_n = value_end - value;
         enum owned kind = classify(p, name_n);
         switch (kind) {
@@ -141,22 +123,11 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
             break;
         case DROPPED: break;
         case DATE: has_date = 1; /* fall through: kept */
-        case NOT_OWNED:
-            memcpy(out + used, p, (size_t)name_n);
-            used += name_n;
-            out[used++] = ':';
-            out[used++] = ' ';
-            memcpy(out + used, value, (size_t)value_n);
-            used += value_n;
-            out[used++] = '\r';
-            out[used++] = '\n';
-            break;
+        case NOT_OWNED: put_line(out, &used, p, name_n, value, value_n); break;
         }
         p = nl + 1;
     }
 
-    result = PyTuple_New(9);
-    if (result == NULL) goto done;
     PyObject *items[9] = {
         PyLong_FromSsize_t(p - base),
         PyLong_FromLong(status),
@@ -168,14 +139,7 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         Py_NewRef(has_date ? Py_True : Py_False),
         PyBytes_FromStringAndSize(upgrade ? upgrade : "", upgrade_n),
     };
-    for (int i = 0; i < 9; i++) {
-        if (items[i] == NULL) {
-            for (int j = 0; j < 9; j++) Py_XDECREF(items[j]);
-            Py_CLEAR(result);
-            goto done;
-        }
-    }
-    for (int i = 0; i < 9; i++) PyTuple_SET_ITEM(result, i, items[i]);
+    result = tuple_of(items, 9);
     goto done;
 
 nomemory:
@@ -401,10 +365,38 @@ static PyObject *text_line(PyObject *module, PyObject *const *args, Py_ssize_t n
 
 /* ---- module --------------------------------------------------------------------------------- */
 
+/* ---- concat --------------------------------------------------------------------------------- */
+
+/* concat(*parts: bytes) -> bytes, b"".join(parts) without the list to build, its iteration and a
+ * buffer request per part (a head is 6 to 11 parts: ~0.6k instructions per b"".join) */
+static PyObject *concat(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (!PyBytes_Check(args[i])) {
+            PyErr_SetString(PyExc_TypeError, "concat(*parts: bytes)");
+            return NULL;
+        }
+        Py_ssize_t n = PyBytes_GET_SIZE(args[i]);
+        if (n > PY_SSIZE_T_MAX - total) return PyErr_NoMemory();
+        total += n;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL) return NULL;
+    char *at = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_ssize_t n = PyBytes_GET_SIZE(args[i]);
+        memcpy(at, PyBytes_AS_STRING(args[i]), (size_t)n);
+        at += n;
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"response_fields", (PyCFunction)(void (*)(void))response_fields, METH_FASTCALL,
      "response_fields(head, start) -> (end, status, http11, lines, length, chunked, connection, has_date, "
      "upgrade) | None"},
+    {"concat", (PyCFunction)(void (*)(void))concat, METH_FASTCALL, "concat(*parts) -> b''.join(parts)"},
     {"request_id", request_id, METH_NOARGS, "request_id() -> a version-4 UUID as 36 bytes of hex"},
     {"text_line", (PyCFunction)(void (*)(void))text_line, METH_FASTCALL,
      "text_line(start_time, *fields) -> Istio's default text access-log line | None"},

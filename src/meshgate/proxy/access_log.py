@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, TextIO
 
-from meshgate.proxy.headers import Header
 from meshgate.proxy.wire import format_start_time, text_line, text_line_py
 
 if TYPE_CHECKING:
@@ -224,17 +223,6 @@ class AccessLog:
         self.flush()
 
 
-def _user_agent(headers: list[Header]) -> str:
-    """The user-agent value (repeated fields joined by ",", as LazyHeaders would), read directly:
-    decoding every header for one of them cost ~3k instructions per request."""
-    found: str | None = None
-    for lower, _, value in headers:
-        if lower == b"user-agent":
-            text = value.decode("latin-1")
-            found = text if found is None else f"{found},{text}"
-    return found or ""
-
-
 def record_of(exchange: Exchange) -> LogRecord:
     """The access-log fields of a finished exchange (built only when the log is on)."""
     head = exchange.head
@@ -264,7 +252,7 @@ def record_of(exchange: Exchange) -> LogRecord:
         duration=int((exchange.ended_at - started_at) * 1000),
         upstream_service_time=_MILLIS_TEXT[service_time] if 0 <= service_time < 1000 else _ms(service_time),
         x_forwarded_for=exchange.xff.decode("latin-1"),
-        user_agent=_user_agent(head.headers),
+        user_agent=head.user_agent.decode("latin-1"),
         request_id=exchange.request_id.decode("ascii"),
         authority=head.authority,
         upstream_host=upstream_host,

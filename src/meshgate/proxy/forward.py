@@ -51,7 +51,7 @@ from meshgate.proxy.message import make_view
 from meshgate.proxy.plan import plans
 from meshgate.proxy.request_head import build_request_head, build_response_head, hash_key
 from meshgate.proxy.retry import ON_CONNECT_FAILURE, ON_RESET, REPLAY_LIMIT
-from meshgate.proxy.wire import request_id
+from meshgate.proxy.wire import concat, request_id
 from meshgate.routing.decision import LocalReply
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class Exchange(RetryingExchange):
             head.query,
             head.method,
             proto.scheme,
-            LazyHeaders(head.headers),
+            LazyHeaders(head),
             proto.sni,
             proto.bind,
             proto.client_ip,
@@ -148,18 +148,16 @@ class Exchange(RetryingExchange):
             self._local_error(NoHealthyUpstream())
             return
         self.pool = pool
-        gateway = b"".join(  # a join: bytes % formatting is ~3x the instructions
-            (
-                b"x-forwarded-for: ",
-                self.xff,
-                b"\r\nx-forwarded-proto: ",
-                proto.scheme_bytes,
-                b"\r\nx-request-id: ",
-                self.request_id,
-                b"\r\nx-envoy-external-address: ",
-                proto.client_ip_bytes,
-                b"\r\n",
-            )
+        gateway = concat(  # not bytes %: that parses its format each time (~3x the instructions)
+            b"x-forwarded-for: ",
+            self.xff,
+            b"\r\nx-forwarded-proto: ",
+            proto.scheme_bytes,
+            b"\r\nx-request-id: ",
+            self.request_id,
+            b"\r\nx-envoy-external-address: ",
+            proto.client_ip_bytes,
+            b"\r\n",
         )
         if plan.plain_authority:  # routing.upstream_authority without a rewrite, inlined
             authority = destination.authority or view.authority

@@ -43,7 +43,9 @@ _ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
 
 class _Head(Protocol):
     connection: bytes
-    headers: list[Header]
+
+    @property
+    def headers(self) -> list[Header]: ...
 
 
 class _Response(Protocol):
@@ -59,17 +61,18 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
 
 
 class LazyHeaders(Mapping[str, str]):
-    """RequestView.headers: lower-case str names, repeated values joined by ",", decoded on first use."""
+    """RequestView.headers: lower-case str names, repeated values joined by ",", decoded on first use
+    (the request's header list too is built only then: RequestHead.headers)."""
 
-    __slots__ = ("_map", "_raw")
+    __slots__ = ("_head", "_map")
 
-    def __init__(self, raw: Sequence[Header]) -> None:
-        self._raw = raw
+    def __init__(self, head: _Head) -> None:
+        self._head = head
         self._map: dict[str, str] | None = None
 
     def _build(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for lower, _, value in self._raw:
+        for lower, _, value in self._head.headers:
             key = lower.decode("latin-1")
             text = value.decode("latin-1")
             previous = out.get(key)

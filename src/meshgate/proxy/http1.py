@@ -1,13 +1,14 @@
-"""Downstream HTTP/1.1: one `HttpProtocol` per client connection, parsing with httptools callbacks.
+"""Downstream HTTP/1.1: one `HttpProtocol` per client connection, parsing with httptools (llhttp).
 
 Theory of operation
 -------------------
-`data_received` only feeds the parser; the callbacks assemble a request head and hand it to an
-`Exchange` (forward.py). Responses go out in request order: the first exchange is `current`;
-requests pipelined behind it wait in `queue` (their bodies buffered) and reading is paused until
-the queue drains. Reading is paused for several independent reasons (a bit each: upstream write
-buffer full, pipelined requests waiting, body buffered while connecting, upgrade pending) and
-resumes only when none is left.
+`data_received` only feeds the parser. httptools gets no on_url/on_header callbacks: when a head is
+complete, `request_wire.request_fields` reads it from the received bytes in one call (C when built),
+and the head goes to an `Exchange` (forward.py). Responses go out in request order: the first
+exchange is `current`; requests pipelined behind it wait in `queue` (their bodies buffered) and
+reading is paused until the queue drains. Reading is paused for several independent reasons (a
+bit each: upstream write buffer full, pipelined requests waiting, body buffered while connecting,
+upgrade pending) and resumes only when none is left.
 
 Writes go to `out` and leave in one `transport.write` per callback batch (`flush`). One lazy timer
 per connection enforces the header-read and keep-alive idle timeouts (watchdog.py).
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Final, cast
+from typing import cast
 
 import httptools
 
@@ -34,20 +35,11 @@ from meshgate.proxy.errors import (
     ProxyError,
 )
 from meshgate.proxy.forward import Exchange
-from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION, Header
-from meshgate.proxy.message import RequestHead, head_problem, request_version
+from meshgate.proxy.message import RequestHead, head_problem
 from meshgate.proxy.paths import split_target
+from meshgate.proxy.request_wire import ChunkWalker, request_fields
 from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
-
-# Request headers the gateway reads itself, collected while parsing (repeats joined by ",").
-_SPECIAL: Final = frozenset(
-    {b"connection", b"content-length", b"transfer-encoding", b"expect", b"upgrade"} | {b"x-forwarded-for"}
-)
-# ... and those it never forwards as received: hop-by-hop (RFC 9110 §7.6.1), framing, and the
-# forwarding headers it rewrites (x-forwarded-proto and x-request-id are overwritten, 8.3/8.4).
-_XFCC: Final = b"x-forwarded-client-cert"  # sanitized, then set from the verified client certificate (8.4)
-_GATEWAY_OWNED: Final = _SPECIAL | HOP_BY_HOP | {b"host", b"x-forwarded-proto", b"x-request-id", _XFCC}
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -59,20 +51,18 @@ class HttpProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_advancing",
-        "_begin_read",
+        "_body_at",
         "_ended_in_read",
-        "_head_prev",
+        "_head_kept",
+        "_head_parts",
         "_head_since",
-        "_head_size",
-        "_headers",
-        "_host",
+        "_head_start",
         "_idle_since",
-        "_lines",
+        "_next_start",
         "_read",
         "_read_paused",
-        "_special",
         "_tunnel_buffer",
-        "_url",
+        "_walker",
         "_watchdog",
         "bind",
         "client_ip",
@@ -142,17 +132,17 @@ class HttpProtocol(asyncio.Protocol):
         self.client_ip = self.local_address = self.remote_address = ""
         self.client_ip_bytes = b""
         self._idle_since = self._head_since = 0.0
-        # per request (head being parsed)
-        self._url = b""
-        self._headers: list[Header] = []
-        self._lines: list[bytes] = []  # "name: value\r\n" of headers forwarded as they are
-        self._host = b""
-        self._special: dict[bytes, bytes] = {}  # the few headers the gateway reads itself
-        self._head_size = 0
-        self._head_prev = 0
-        # the read being parsed; the one the current request began at the start of (else b"")
-        self._read = self._begin_read = b""
+        # where the request being parsed starts (request_wire.py): the read being parsed, the
+        # head's bytes from earlier reads, its offset in them + the read (-1: unknown), where the
+        # body continues in the read, where a request following the one just ended starts
+        self._read = b""
+        self._head_parts: list[bytes] = []
+        self._head_kept = 0
+        self._head_start = 0
+        self._body_at = 0
+        self._next_start = -1
         self._ended_in_read = False
+        self._walker: ChunkWalker | None = None
 
     # --- connection ------------------------------------------------------------------------
 
@@ -224,28 +214,27 @@ class HttpProtocol(asyncio.Protocol):
             if self.current is not None and self.current.head.upgrade:
                 self._tunnel_buffer += data  # sent before the 101; forwarded once tunnelled
             return
-        head_phase = self.in_head or self.receiving is None
-        if self.in_head and self._head_prev > self.limits.max_header_bytes:
-            self._protocol_error(HeaderTooLarge("request head too large"))
+        self.in_feed = True
+        self._read, self._ended_in_read, self._body_at = data, False, 0
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._upgrade(data[exc.args[0] :])
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if not isinstance(cause, ProxyError):
+                raise
+            self._protocol_error(cause)
+        except httptools.HttpParserError as exc:
+            self._protocol_error(DownstreamError(str(exc)))
         else:
-            self.in_feed = True
-            self._read, self._ended_in_read = data, False
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserUpgrade as exc:
-                self._upgrade(data[exc.args[0] :])
-            except httptools.HttpParserCallbackError as exc:
-                cause = exc.__context__
-                if not isinstance(cause, ProxyError):
-                    raise
-                self._protocol_error(cause)
-            except httptools.HttpParserError as exc:
-                self._protocol_error(DownstreamError(str(exc)))
-            finally:
-                self.in_feed = False
-                self._read = b""
-            if self.in_head and head_phase:
-                self._head_prev += len(data)
+            if self.in_head:  # the head continues in the next read: keep its bytes
+                self._keep_head(data)
+            elif self._walker is not None:
+                self._walker.walk(data)  # a chunked body goes on in the next read
+        finally:
+            self.in_feed = False
+            self._read = b""
         if self.deferred:
             deferred, self.deferred = self.deferred, []
             for exchange in deferred:
@@ -259,81 +248,86 @@ class HttpProtocol(asyncio.Protocol):
                 conn.flush()
 
     # --- httptools callbacks ---------------------------------------------------------------
+    # No on_url/on_header: httptools then makes no per-header Python call; the complete head is
+    # read in one go by request_wire.request_fields from the bytes received (request_wire.py says
+    # how the start of each request is tracked: _head_start, _body_at, ChunkWalker).
 
     def on_message_begin(self) -> None:
         self.in_head = True
-        self._begin_read = b"" if self._ended_in_read else self._read  # begins at its first byte
-        self._url = b""
-        self._headers = []
-        self._lines = []
-        self._special = {}
-        self._host = b""
-        self._head_size = 0
+        self._head_start = self._next_start if self._ended_in_read else 0
+        self._head_parts = []
+        self._head_kept = 0
         self._head_since = self.loop.time()
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        if len(self._url) > self.limits.max_request_line:
-            raise HeaderTooLarge("request line too long")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        lower = name.lower()
-        self._headers.append((lower, name, value))
-        self._head_size += len(name) + len(value)
-        if lower in _GATEWAY_OWNED:
-            if lower == b"host":
-                self._host = value
-            elif lower == _XFCC:
-                self._headers.pop()  # never forwarded as received (SANITIZE_SET)
-            elif lower in _SPECIAL:
-                special = self._special
-                previous = special.get(lower)
-                special[lower] = value if previous is None else previous + b"," + value
-        elif not lower.startswith(b"x-envoy-"):  # external requests may not steer the gateway (8.4)
-            self._lines.append(b"%s: %s\r\n" % (name, value))
 
     def on_headers_complete(self) -> None:
         self.in_head = False
-        self._head_prev = 0
+        read, parts, start = self._read, self._head_parts, self._head_start
+        if parts:
+            parts.append(read)
+            data = b"".join(parts)
+            self._head_parts = []
+        else:
+            data = read
+        fields = request_fields(data, start) if start >= 0 else None
+        if fields is None:  # unplaceable, or not the shape llhttp accepts: nothing of it is used
+            raise DownstreamError("request head not readable")
+        (
+            end,
+            method,
+            url,
+            version,
+            lines,
+            host,
+            length,
+            chunked,
+            connection,
+            expect_continue,
+            upgrade,
+            xff,
+            user_agent,
+            size,
+            count,
+        ) = fields
+        end_in_read = end - (len(data) - len(read))
+        self._body_at = end_in_read
+        if chunked:
+            self._walker = ChunkWalker(end_in_read)
         parser = self.parser
-        special = self._special
         head = RequestHead()
-        head.method_bytes = method = parser.get_method()
+        head.raw = data[start:end]
+        head.method_bytes = method
         head.method = method.decode("latin-1")
         head.is_head = method == b"HEAD"
-        head.target = target = self._url.decode("latin-1")
-        head.headers = headers = self._headers
-        head.lines = self._lines
+        head.target = target = url.decode("latin-1")
+        head.user_agent = user_agent
         if self.xfcc:
-            self._lines.append(b"x-forwarded-client-cert: %s\r\n" % self.xfcc)
-            headers.append((_XFCC, _XFCC, self.xfcc))
+            head.xfcc = xfcc = self.xfcc
+            lines += b"x-forwarded-client-cert: " + xfcc + b"\r\n"
+        head.lines = lines
         head.keep_alive = parser.should_keep_alive()
         error: ProxyError | None = None
+        if len(url) > self.limits.max_request_line:
+            error = HeaderTooLarge("request line too long")
         try:
             authority, head.path, head.query = split_target(target)
         except DownstreamError as exc:
-            error = exc
+            error = error or exc
             authority = ""
         if not authority:
-            authority = self._host.decode("latin-1")
+            authority = host.decode("latin-1")
         head.authority = authority
-        if special:
-            length = special.get(b"content-length")
-            if length is not None:
-                head.content_length = int(length)  # httptools rejected non-digits and duplicates
-            head.chunked = b"transfer-encoding" in special
-            if parser.should_upgrade():
-                head.upgrade = special.get(b"upgrade", b"")
-            expect = special.get(b"expect")
-            head.expect_continue = expect is not None and expect.lower() == b"100-continue"
-            connection = special.get(b"connection")
-            if connection is not None and connection.lower() not in PLAIN_CONNECTION:
-                head.connection = connection  # names fields to drop: the slower head path
-            head.xff = special.get(b"x-forwarded-for", b"")
+        if length:
+            head.content_length = int(length)  # httptools rejected non-digits and duplicates
+        head.chunked = chunked
+        if upgrade and parser.should_upgrade():
+            head.upgrade = upgrade
+        head.expect_continue = expect_continue
+        if connection:
+            head.connection = connection  # names fields to drop: the slower head path
+        head.xff = xff
         if error is None:
-            version = request_version(self._begin_read, method, self._url) or parser.get_http_version()
-            error = head_problem(head, self.limits, self._head_size, version)
-        self._begin_read = b""  # not kept alive with the request (a read can be 256 KiB)
+            text = "1.1" if version == 11 else f"{version // 10}.{version % 10}"
+            error = head_problem(head, self.limits, size, count, text)
         exchange = Exchange(self, head, error, self._head_since)
         if error is not None:
             # Answered in order, then the connection closes; nothing of it goes upstream.
@@ -345,6 +339,7 @@ class HttpProtocol(asyncio.Protocol):
         self._enqueue(exchange)
 
     def on_body(self, body: bytes) -> None:
+        self._body_at += len(body)  # a Content-Length body is contiguous in the read
         receiving = self.receiving
         if receiving is None:
             return
@@ -355,10 +350,28 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._ended_in_read = True
+        walker = self._walker
+        if walker is not None:
+            self._walker = None
+            self._next_start = walker.walk(self._read)  # -1: the next head cannot be placed
+        else:
+            self._next_start = self._body_at
         receiving = self.receiving
         self.receiving = None
         if receiving is not None:
             receiving.request_end()
+
+    def _keep_head(self, data: bytes) -> None:
+        start = self._head_start
+        kept = self._head_kept + len(data) - start
+        if start < 0:  # began after a body whose end was not found: cannot be read
+            self._protocol_error(DownstreamError("request head not readable"))
+        elif kept > self.limits.max_header_bytes:
+            self._protocol_error(HeaderTooLarge("request head too large"))
+        else:
+            self._head_parts.append(data[start:] if start else data)
+            self._head_kept = kept
+            self._head_start = 0
 
     # --- exchanges -------------------------------------------------------------------------
 
@@ -418,14 +431,14 @@ class HttpProtocol(asyncio.Protocol):
         if receiving is not None:
             receiving.fail_request(err)
             return
-        try:
-            method = self.parser.get_method() if self._url else b"-"
-        except httptools.HttpParserError:
-            method = b"-"
+        # the request line so far, for the access log (the head was not read: best effort)
+        buffered = b"".join((*self._head_parts, self._read[max(self._head_start, 0) :]))
+        method, _, rest = buffered.split(b"\n", 1)[0].partition(b" ")
+        target = rest.rpartition(b" HTTP/")[0] or rest.rstrip(b"\r")
         head = RequestHead()
-        head.method_bytes = method
-        head.method = method.decode("latin-1")
-        head.target = self._url.decode("latin-1") or "-"
+        head.method_bytes = method if rest else b"-"
+        head.method = head.method_bytes.decode("latin-1")
+        head.target = target.decode("latin-1") or "-"
         head.keep_alive = False
         self._enqueue(Exchange(self, head, err, self.loop.time()))
 

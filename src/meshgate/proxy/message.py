@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from meshgate.proxy.errors import BodyTooLarge, DownstreamError, HeaderTooLarge, ProxyError, VersionRefused
 from meshgate.proxy.headers import Header
 from meshgate.proxy.limits import Limits
+from meshgate.proxy.request_wire import header_triples
 from meshgate.routing.request import RequestView
 
 __all__ = ["RequestHead", "make_view"]
@@ -31,7 +32,8 @@ def make_view(
 
 class RequestHead:
     """A parsed request head. Filled in by the parser attribute by attribute; the class-level
-    defaults stand for what most requests do not carry (no body, no upgrade, ...)."""
+    defaults stand for what most requests do not carry (no body, no upgrade, ...). The header
+    list is built from `raw` only when something asks for it (header matches, header edits)."""
 
     method = "GET"
     method_bytes = b"GET"
@@ -42,23 +44,35 @@ class RequestHead:
     authority = ""
     version = "1.1"
     keep_alive = True
-    headers: list[Header] = []
-    lines: list[bytes] = []
+    raw = b""  # the head as received, request line to blank line
+    lines = b""  # the header lines forwarded as received, "name: value\r\n" each
+    user_agent = b""
+    xfcc = b""  # x-forwarded-client-cert of a verified client certificate
     content_length: int | None = None
     chunked = False
     expect_continue = False
     upgrade = b""
     connection = b""
     xff = b""
+    _headers: list[Header] | None = None
+
+    @property
+    def headers(self) -> list[Header]:
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = header_triples(self.raw, self.xfcc)
+        return headers
 
 
-def head_problem(head: RequestHead, limits: Limits, head_size: int, version: str) -> ProxyError | None:
+def head_problem(
+    head: RequestHead, limits: Limits, head_size: int, count: int, version: str
+) -> ProxyError | None:
     """Why a parsed request head is refused (431, 400, 413), checked in this order; None if it
-    is not. `head_size` counts header names and values; `version` is the parser's HTTP version
-    (recorded on the head when refused, for the access log)."""
-    if head_size + 4 * len(head.headers) + len(head.target) > limits.max_header_bytes:
+    is not. `head_size` counts header names and values, `count` the header lines; `version` is the
+    request's HTTP version (recorded on the head when refused, for the access log)."""
+    if head_size + 4 * count + len(head.target) > limits.max_header_bytes:
         return HeaderTooLarge("request headers too large")
-    if len(head.headers) > limits.max_header_count:
+    if count > limits.max_header_count:
         return HeaderTooLarge("too many request headers")
     if version != "1.1":
         head.version = version
@@ -68,11 +82,3 @@ def head_problem(head: RequestHead, limits: Limits, head_size: int, version: str
     if limits.max_body_bytes and (head.content_length or 0) > limits.max_body_bytes:
         return BodyTooLarge("content-length above the limit")
     return None
-
-
-def request_version(read: bytes, method: bytes, url: bytes) -> str | None:
-    """ "1.1" when `read` (a received read that begins with this request's line, or b"") holds
-    "HTTP/1.1" right after the method and target; else None and the parser is asked instead:
-    httptools' get_http_version() formats a string per call (2.3k instructions)."""
-    at = len(method) + len(url) + 2
-    return "1.1" if read[at : at + 10] == b"HTTP/1.1\r\n" else None

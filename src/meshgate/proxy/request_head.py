@@ -2,7 +2,7 @@
 gateway headers, header edits in the order of istio-semantics 3.16.5), the response head sent to
 the client, and the consistent-hash key of a request (istio-semantics 6.3.3).
 
-The common case (no edits, no `Connection` list) is one `join`; anything else goes through the
+The common case (no edits, no `Connection` list) is one `wire.concat`; anything else goes through the
 general helpers in headers.py.
 """
 
@@ -17,6 +17,7 @@ from meshgate.proxy import local_reply
 from meshgate.proxy.exchange_base import CHUNKED, LENGTH, NONE
 from meshgate.proxy.headers import downstream_response_head, upstream_request_head
 from meshgate.proxy.message import RequestHead
+from meshgate.proxy.wire import concat
 
 if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
@@ -68,14 +69,26 @@ def build_request_head(
         framing = b""
     if head.upgrade:
         framing += b"connection: upgrade\r\nupgrade: %s\r\n" % head.upgrade
-    request_line = b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (
-        head.method_bytes,
-        target.encode("latin-1"),
-        authority.encode("latin-1"),
-    )
     if head.connection or edits is not None:
+        request_line = b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (
+            head.method_bytes,
+            target.encode("latin-1"),
+            authority.encode("latin-1"),
+        )
         return upstream_request_head(request_line, head, gateway, edits or (), framing)
-    return b"".join([request_line, *head.lines, gateway, _ATTEMPT, framing, _CRLF])
+    return concat(
+        head.method_bytes,
+        b" ",
+        target.encode("latin-1"),
+        b" HTTP/1.1\r\nhost: ",
+        authority.encode("latin-1"),
+        _CRLF,
+        head.lines,
+        gateway,
+        _ATTEMPT,
+        framing,
+        _CRLF,
+    )
 
 
 def build_response_head(
@@ -107,18 +120,20 @@ def build_response_head(
         if exchange.close_after or proto.closing:
             framing += b"connection: close\r\n"
     millis = exchange.service_time
-    gateway = exchange.proto.ctx.server_lines + (
-        _SERVICE_TIMES[millis] if 0 <= millis < 1000 else b"%d\r\n" % millis
-    )
+    server_lines = exchange.proto.ctx.server_lines  # up to the service time's value
+    service_time = _SERVICE_TIMES[millis] if 0 <= millis < 1000 else b"%d\r\n" % millis
     extra = exchange.response_extra
     if conn.connection or extra is not None or not plan.plain_response:
         edits = plan.response_edits(decision.route, decision.destination, extra)
+        gateway = server_lines + service_time
         return downstream_response_head(status, conn, gateway, edits, framing), mode, close_delimited
-    parts = [local_reply.status_line(status), conn.lines]
-    if not conn.has_date:
-        parts += (b"date: ", local_reply.date_header(), _CRLF)
-    parts += (gateway, framing, _CRLF)
-    return b"".join(parts), mode, close_delimited
+    status_line = local_reply.status_line(status)
+    if conn.has_date:
+        out = concat(status_line, conn.lines, server_lines, service_time, framing, _CRLF)
+    else:
+        date = concat(b"date: ", local_reply.date_header(), _CRLF)
+        out = concat(status_line, conn.lines, date, server_lines, service_time, framing, _CRLF)
+    return out, mode, close_delimited
 
 
 def hash_key(exchange: Exchange, policy: ir.HashPolicy, view: RequestView) -> bytes | None:

@@ -1,8 +1,8 @@
-"""The response-head reader, the request-id source and the text access-log line, in Python: the
-reference for _wire.c.
+"""The response-head reader, the request-id source, the text access-log line and the concatenation
+of the heads the gateway writes, in Python: the reference for _wire.c.
 
-`upstream_conn`, `forward` and `access_log` import `response_fields`, `request_id` and `text_line`
-from here. When the C module
+`upstream_conn`, `forward`, `request_head` and `access_log` import `response_fields`, `request_id`,
+`concat` and `text_line` from here. When the C module
 `meshgate.proxy._wire` is built (setup.py; not in MESHGATE_PURE builds) the names below are its
 functions instead, which do the same work without the per-header Python calls: parsing nginx's
 five response headers through httptools callbacks was ~13k of ~69k instructions per request
@@ -131,6 +131,10 @@ def text_line_py(start_time: float, *fields: str | int) -> str:
     return "".join(parts)
 
 
+def concat_py(*parts: bytes) -> bytes:
+    return b"".join(parts)
+
+
 try:
     from meshgate.proxy import _wire
 
@@ -144,3 +148,4 @@ response_fields: Final[Callable[[bytes, int], ResponseFields | None]] = (
 )
 request_id: Final[Callable[[], bytes]] = _wire.request_id if _HAVE_C else request_id_py
 text_line: Final[Callable[..., str | None]] = _wire.text_line if _HAVE_C else text_line_py
+concat: Final[Callable[..., bytes]] = _wire.concat if _HAVE_C else concat_py

@@ -1,0 +1,207 @@
+/* meshgate.proxy._request_wire: a client's request head read in one call.
+ *
+ * request_wire.py holds the same function in Python and is the reference (tests/proxy/
+ * test_request_wire.py compares them on generated heads); this file is only its fast form, built
+ * by setup.py, absent in MESHGATE_PURE builds.
+ *
+ *   request_fields(head, start)
+ *       -> (end, method, target, version, lines, host, content_length, chunked, connection,
+ *           expect_continue, upgrade, x_forwarded_for, user_agent, size, count) | None
+ *       Reads a request head that httptools (llhttp) has already accepted, so that the parser needs
+ *       no on_url/on_header callbacks: those were two Python calls per header line plus the
+ *       tuple and the list they fill (~1.4k instructions per header, bench/results/README.md).
+ *       Anything that does not have the shape llhttp guarantees gives None (the caller answers 400).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "_wire_util.h"
+
+/* What a request header line is to the gateway (http1.py _GATEWAY_OWNED, request_wire.classify) */
+enum kind {
+    FORWARDED,  /* sent upstream as received */
+    USER_AGENT, /* forwarded, and read for the access log */
+    HOST,
+    CONTENT_LENGTH,
+    TRANSFER_ENCODING,
+    CONNECTION,
+    EXPECT,
+    UPGRADE,
+    FORWARDED_FOR,
+    DROPPED, /* hop-by-hop, rewritten by the gateway, or x-envoy-* (external requests may not steer it) */
+};
+
+static enum kind classify(const char *name, Py_ssize_t n) {
+    if (n >= 8 && equal_lower(name, 8, "x-envoy-")) return DROPPED;
+    switch (n) {
+    case 2: return equal_lower(name, n, "te") ? DROPPED : FORWARDED;
+    case 4: return equal_lower(name, n, "host") ? HOST : FORWARDED;
+    case 6: return equal_lower(name, n, "expect") ? EXPECT : FORWARDED;
+    case 7: return equal_lower(name, n, "upgrade") ? UPGRADE : FORWARDED;
+    case 10:
+        if (equal_lower(name, n, "connection")) return CONNECTION;
+        if (equal_lower(name, n, "user-agent")) return USER_AGENT;
+        return equal_lower(name, n, "keep-alive") ? DROPPED : FORWARDED;
+    case 12: return equal_lower(name, n, "x-request-id") ? DROPPED : FORWARDED;
+    case 14: return equal_lower(name, n, "content-length") ? CONTENT_LENGTH : FORWARDED;
+    case 15: return equal_lower(name, n, "x-forwarded-for") ? FORWARDED_FOR : FORWARDED;
+    case 16: return equal_lower(name, n, "proxy-connection") ? DROPPED : FORWARDED;
+    case 17:
+        if (equal_lower(name, n, "transfer-encoding")) return TRANSFER_ENCODING;
+        return equal_lower(name, n, "x-forwarded-proto") ? DROPPED : FORWARDED;
+    case 23: return equal_lower(name, n, "x-forwarded-client-cert") ? DROPPED : FORWARDED;
+    default: return FORWARDED;
+    }
+}
+
+/* A field whose repeated lines are joined with "," (RFC 9110 §5.3); a copy only from the second on */
+struct joined {
+    const char *text;
+    Py_ssize_t n;
+    char *copy; /* PyMem buffer once a second value came */
+    int present;
+};
+
+static int join(struct joined *field, const char *value, Py_ssize_t n) {
+    if (!field->present) {
+        field->text = value;
+        field->n = n;
+        field->present = 1;
+        return 0;
+    }
+    char *grown = PyMem_Realloc(field->copy, (size_t)(field->n + 1 + n));
+    if (grown == NULL) return -1;
+    if (field->copy == NULL) memcpy(grown, field->text, (size_t)field->n);
+    grown[field->n] = ',';
+    memcpy(grown + field->n + 1, value, (size_t)n);
+    field->copy = grown;
+    field->text = grown;
+    field->n += 1 + n;
+    return 0;
+}
+
+static PyObject *joined_bytes(const struct joined *field) {
+    return PyBytes_FromStringAndSize(field->present ? field->text : "", field->present ? field->n : 0);
+}
+
+#define JOINED 7 /* host, content_length, connection, expect, upgrade, x_forwarded_for, user_agent */
+
+static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    const char *base, *p, *limit;
+    int readable = head_arguments(args, nargs, "request_fields(head: bytes, start: int)", &base, &p, &limit);
+    if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
+    while (p < limit && (*p == '\r' || *p == '\n')) p++; /* empty lines before it (RFC 9112 §2.2) */
+
+    /* the request line: method SP target SP "HTTP/d.d", CRLF */
+    const char *nl = memchr(p, '\n', (size_t)(limit - p));
+    if (nl == NULL) Py_RETURN_NONE;
+    const char *line_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+    const char *space = memchr(p, ' ', (size_t)(line_end - p));
+    if (space == NULL || space == p || line_end - space < 11) Py_RETURN_NONE;
+    const char *version = line_end - 8;
+    if (version[-1] != ' ' || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' || version[5] < '0' ||
+        version[5] > '9' || version[7] < '0' || version[7] > '9')
+        Py_RETURN_NONE;
+    const char *method = p, *target = space + 1;
+    Py_ssize_t method_n = space - p, target_n = version - 1 - target;
+    long version_number = (version[5] - '0') * 10 + (version[7] - '0');
+    p = nl + 1;
+
+    /* "name: value\r\n" per forwarded line is at most 2 bytes longer than a line as received */
+    Py_ssize_t room = (limit - p) * 2 + 2;
+    char stack[8192];
+    char *out = room <= (Py_ssize_t)sizeof(stack) ? stack : PyMem_Malloc((size_t)room);
+    if (out == NULL) return PyErr_NoMemory();
+    Py_ssize_t used = 0, fields_size = 0, count = 0;
+    struct joined host = {0}, length = {0}, connection = {0}, expect = {0}, upgrade = {0}, xff = {0}, agent = {0};
+    int chunked = 0;
+    PyObject *result = NULL;
+
+    for (;;) {
+        if (p < limit && *p == '\n') {
+            p += 1;
+            break;
+        }
+        if (limit - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+            break;
+        }
+        nl = memchr(p, '\n', (size_t)(limit - p));
+        if (nl == NULL || nl == p) goto unparsable;
+        line_end = nl[-1] == '\r' ? nl - 1 : nl;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon == NULL || colon == p) goto unparsable;
+        const char *value = colon + 1, *value_end = line_end;
+        trim_ows(&value, &value_end);
+        Py_ssize_t name_n = colon - p, value_n = value_end - value;
+        fields_size += name_n + value_n;
+        count++;
+        int failed = 0;
+        switch (classify(p, name_n)) {
+        case HOST: /* the last one counts, as before this reader (http1 kept overwriting it) */
+            host.text = value;
+            host.n = value_n;
+            host.present = 1;
+            break;
+        case CONTENT_LENGTH: failed = join(&length, value, value_n); break;
+        case TRANSFER_ENCODING: chunked = 1; break; /* llhttp refuses a request whose last coding is not chunked */
+        case CONNECTION:
+            if (!plain_connection(value, value_n)) failed = join(&connection, value, value_n);
+            break;
+        case EXPECT: failed = join(&expect, value, value_n); break;
+        case UPGRADE: failed = join(&upgrade, value, value_n); break;
+        case FORWARDED_FOR: failed = join(&xff, value, value_n); break;
+        case DROPPED: break;
+        case USER_AGENT:
+            failed = join(&agent, value, value_n);
+            /* fall through: forwarded too */
+        case FORWARDED: put_line(out, &used, p, name_n, value, value_n); break;
+        }
+        if (failed) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        p = nl + 1;
+    }
+
+    int expect_continue = expect.present && equal_lower(expect.text, expect.n, "100-continue");
+    PyObject *items[15] = {
+        PyLong_FromSsize_t(p - base),
+        PyBytes_FromStringAndSize(method, method_n),
+        PyBytes_FromStringAndSize(target, target_n),
+        PyLong_FromLong(version_number),
+        PyBytes_FromStringAndSize(out, used),
+        joined_bytes(&host),
+        joined_bytes(&length),
+        Py_NewRef(chunked ? Py_True : Py_False),
+        joined_bytes(&connection),
+        Py_NewRef(expect_continue ? Py_True : Py_False),
+        joined_bytes(&upgrade),
+        joined_bytes(&xff),
+        joined_bytes(&agent),
+        PyLong_FromSsize_t(fields_size),
+        PyLong_FromSsize_t(count),
+    };
+    result = tuple_of(items, 15);
+    goto done;
+
+unparsable:
+    result = Py_NewRef(Py_None);
+done:
+    if (out != stack) PyMem_Free(out);
+    struct joined *all[JOINED] = {&host, &length, &connection, &expect, &upgrade, &xff, &agent};
+    for (int i = 0; i < JOINED; i++) PyMem_Free(all[i]->copy);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"request_fields", (PyCFunction)(void (*)(void))request_fields, METH_FASTCALL,
+     "request_fields(head, start) -> the fields of the request head at head[start:] | None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_request_wire", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__request_wire(void) { return PyModule_Create(&module_def); }

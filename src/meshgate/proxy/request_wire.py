@@ -1,0 +1,214 @@
+"""A client's request head read in one call once httptools has accepted it, and where each request
+of a connection starts: the Python reference for _request_wire.c.
+
+httptools (llhttp) checks the syntax, but its per-header callbacks cost two Python calls per line
+(bench/results/README.md); http1.py gives the parser no on_url/on_header and reads the complete head
+here instead, from the received bytes. That needs the offset where each head starts, which httptools
+does not report. A request starts at the first byte after the previous one: at the start of a read,
+or where the previous request ended in the same read (pipelining). That end is the head's end plus
+the body: the Content-Length bytes the parser handed over, or, for a chunked body, the end of its
+framing, which `ChunkWalker` follows read by read (only for chunked requests).
+
+`request_fields` is the C form when `meshgate.proxy._request_wire` is built, else the Python one;
+tests/proxy/test_request_wire.py holds the two to each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from meshgate.proxy.headers import PLAIN_CONNECTION, Header
+
+# (end of the head, method, target, version as major*10+minor, forwarded lines "name: value\r\n" as
+#  one block, host, content-length as sent, chunked, Connection values naming fields to drop, Expect is
+#  100-continue, upgrade, x-forwarded-for, user-agent, size of names and values, header count);
+# repeated fields joined with "," (the host: the last one), absent ones b""
+RequestFields = tuple[
+    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int, int
+]
+
+XFCC: Final = b"x-forwarded-client-cert"
+# What each header the gateway reads or owns is to it (_request_wire.c `classify`); names not here are
+# forwarded as received, except x-envoy-* (external requests may not steer the gateway, 8.4).
+_HOST, _LENGTH, _CODING, _CONNECTION, _EXPECT, _UPGRADE, _XFF, _AGENT, _DROPPED = range(9)
+_KIND: Final = {
+    b"host": _HOST,
+    b"content-length": _LENGTH,
+    b"transfer-encoding": _CODING,
+    b"connection": _CONNECTION,
+    b"expect": _EXPECT,
+    b"upgrade": _UPGRADE,
+    b"x-forwarded-for": _XFF,
+    b"user-agent": _AGENT,
+    **dict.fromkeys(
+        (b"te", b"keep-alive", b"proxy-connection", b"x-request-id", b"x-forwarded-proto", XFCC), _DROPPED
+    ),
+}
+_JOINED: Final = (_LENGTH, _CONNECTION, _EXPECT, _UPGRADE, _XFF, _AGENT)
+
+
+def request_fields_py(head: bytes, start: int) -> RequestFields | None:
+    """Read the request head that begins at `start` of `head` (complete, accepted by httptools);
+    None when it does not have the shape llhttp guarantees."""
+    if not 0 <= start <= len(head):
+        return None
+    while head[start : start + 1] in (b"\r", b"\n") and start < len(head):
+        start += 1  # empty lines before the request line (RFC 9112 §2.2)
+    nl = head.find(b"\n", start)
+    if nl < 0:
+        return None
+    line = head[start:nl].removesuffix(b"\r")
+    method, space, rest = line.partition(b" ")
+    version = rest[-8:]
+    if (
+        not space
+        or not method
+        or len(rest) < 10
+        or rest[-9:-8] != b" "
+        or not version.startswith(b"HTTP/")
+        or version[6:7] != b"."
+        or not (version[5:6] + version[7:8]).isdigit()
+        or not version.isascii()
+    ):
+        return None
+    target = rest[:-9]
+    number = int(version[5:6]) * 10 + int(version[7:8])
+    lines: list[bytes] = []
+    joined: dict[int, bytes] = {}
+    host = b""
+    chunked = False
+    size = count = 0
+    at = nl + 1
+    while True:
+        if head.startswith(b"\n", at) or head.startswith(b"\r\n", at):
+            end = at + (1 if head.startswith(b"\n", at) else 2)
+            expect = joined.get(_EXPECT)
+            return (
+                end,
+                method,
+                target,
+                number,
+                b"".join(lines),
+                host,
+                joined.get(_LENGTH, b""),
+                chunked,
+                joined.get(_CONNECTION, b""),
+                expect is not None and expect.lower() == b"100-continue",
+                joined.get(_UPGRADE, b""),
+                joined.get(_XFF, b""),
+                joined.get(_AGENT, b""),
+                size,
+                count,
+            )
+        nl = head.find(b"\n", at)
+        if nl <= at:
+            return None
+        name, colon, value = head[at:nl].removesuffix(b"\r").partition(b":")
+        if not colon or not name:
+            return None
+        value = value.strip(b" \t")
+        size += len(name) + len(value)
+        count += 1
+        lower = name.lower()
+        kind = _KIND.get(lower, -1)
+        if kind == _HOST:
+            host = value
+        elif kind == _CODING:
+            chunked = True
+        elif kind in _JOINED and not (kind == _CONNECTION and value.lower() in PLAIN_CONNECTION):
+            previous = joined.get(kind)
+            joined[kind] = value if previous is None else previous + b"," + value
+        if kind in (-1, _AGENT) and not lower.startswith(b"x-envoy-"):
+            lines.append(b"%s: %s\r\n" % (name, value))
+        at = nl + 1
+
+
+def header_triples(raw: bytes, xfcc: bytes) -> list[Header]:
+    """The header list of a request head as received (`raw` from its request line to its blank
+    line), built only when something asks (RequestHead.headers): the client's
+    x-forwarded-client-cert is never taken as sent; `xfcc`, from a verified certificate, replaces it."""
+    out: list[Header] = []
+    for line in raw.lstrip(b"\r\n").split(b"\n")[1:]:  # after the request line
+        name, colon, value = line.partition(b":")
+        if colon:
+            lower = name.lower()
+            if lower != XFCC:
+                out.append((lower, name, value.strip(b" \t\r")))
+    if xfcc:
+        out.append((XFCC, XFCC, xfcc))
+    return out
+
+
+# ChunkWalker states
+_SIZE, _SIZE_LINE, _DATA, _TRAILER, _TRAILER_LINE, _LAST_LF = range(6)
+
+
+class ChunkWalker:
+    """Follows the framing of one chunked request body across reads (llhttp has checked it) to find
+    the offset in a read where the body, hence the request, ends."""
+
+    __slots__ = ("left", "size", "start", "state")
+
+    def __init__(self, start: int) -> None:
+        self.start = start  # where the body begins in the next read walked (0 after the first)
+        self.state = _SIZE
+        self.size = 0
+        self.left = 0
+
+    def walk(self, data: bytes) -> int:
+        """Walk data[self.start:]: the offset just past the body's end, or -1 if it goes on."""
+        at, n = self.start, len(data)
+        self.start = 0
+        state, size, left = self.state, self.size, self.left
+        while at < n:
+            if state == _DATA:  # chunk data and its CRLF
+                step = min(left, n - at)
+                at += step
+                left -= step
+                if not left:
+                    state, size = _SIZE, 0
+            elif state == _SIZE:
+                c = data[at]
+                digit = c - 48 if 48 <= c <= 57 else (c | 0x20) - 87 if 97 <= (c | 0x20) <= 102 else -1
+                if digit >= 0:
+                    size = size * 16 + digit
+                    at += 1
+                else:
+                    state = _SIZE_LINE  # an extension, or the line end
+            elif state in (_SIZE_LINE, _TRAILER_LINE):
+                nl = data.find(b"\n", at)
+                if nl < 0:
+                    at = n
+                else:
+                    at = nl + 1
+                    if state == _TRAILER_LINE:
+                        state = _TRAILER
+                    elif size:
+                        state, left = _DATA, size + 2
+                    else:
+                        state = _TRAILER  # the last chunk: trailer lines up to an empty one
+            elif state == _TRAILER:
+                c = data[at]
+                at += 1
+                if c == 10:
+                    return at
+                state = _LAST_LF if c == 13 else _TRAILER_LINE
+            else:  # _LAST_LF: a CR began the line
+                if data[at] == 10:
+                    return at + 1
+                state = _TRAILER_LINE
+        self.state, self.size, self.left = state, size, left
+        return -1
+
+
+try:
+    from meshgate.proxy import _request_wire
+
+    _HAVE_C = True
+except ImportError:  # MESHGATE_PURE builds: the Python forms above
+    _HAVE_C = False
+
+request_fields: Final[Callable[[bytes, int], RequestFields | None]] = (
+    _request_wire.request_fields if _HAVE_C else request_fields_py
+)
