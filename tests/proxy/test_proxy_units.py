@@ -3,7 +3,9 @@ access-log formats, request ids, limits."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import io
 import json
 
 import pytest
@@ -12,7 +14,15 @@ from hypothesis import strategies as st
 
 from meshgate import ir
 from meshgate.proxy import local_reply
-from meshgate.proxy.access_log import FORMATS, LogRecord, format_json, format_start_time, format_text
+from meshgate.proxy.access_log import (
+    FLUSH_LINES,
+    FORMATS,
+    AccessLog,
+    LogRecord,
+    format_json,
+    format_start_time,
+    format_text,
+)
 from meshgate.proxy.errors import (
     ConnectFailure,
     NoHealthyUpstream,
@@ -280,3 +290,19 @@ def test_limits_are_validated_and_documented() -> None:
         Limits(high_water=10, low_water=20)
     with pytest.raises(dataclasses.FrozenInstanceError):
         limits.idle_timeout = 1  # type: ignore[misc]
+
+
+def test_access_log_writes_every_flush_lines_without_waiting_for_its_timer() -> None:
+    async def main() -> None:
+        stream = io.StringIO()
+        log = AccessLog(stream, "text", flush_interval=60.0)
+        for _ in range(FLUSH_LINES - 1):
+            log.write(_record())
+        assert stream.getvalue() == ""  # held for the timer
+        log.write(_record())
+        assert stream.getvalue().count("\n") == FLUSH_LINES  # written at the line limit
+        log.write(_record())
+        log.close()
+        assert stream.getvalue().count("\n") == FLUSH_LINES + 1
+
+    asyncio.run(main())
