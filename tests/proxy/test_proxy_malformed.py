@@ -37,6 +37,8 @@ CASES: dict[str, tuple[bytes, int]] = {
     "missing host": (b"GET / HTTP/1.1\r\nX-A: 1\r\n\r\n", 400),
     "HTTP/1.0": (b"GET / HTTP/1.0\r\n" + H + b"\r\n", 426),
     "oversize header block": (b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+    # whitespace around a value is not part of it, but it is part of the head the client sent
+    "oversize by whitespace": (b"GET / HTTP/1.1\r\n" + H + b"X-Big: a" + b" " * 70000 + b"\r\n\r\n", 431),
     "oversize request line": (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n" + H + b"\r\n", 431),
     "too many headers": (
         b"GET / HTTP/1.1\r\n" + H + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n",
@@ -117,6 +119,7 @@ OK_11 = b"GET /a HTTP/1.1\r\n" + H + b"\r\n"
         ([b"GET /HTTP/1.1\r\n HTTP/1.0\r\n" + H + b"\r\n"], [400]),  # not a request line at all
         ([b"GET /x/HTTP/1.1\r\n?HTTP/1.1 HTTP/1.0\r\n" + H + b"\r\n"], [400]),
         ([b"GET /HTTP/1.1%20HTTP/1.1 HTTP/1.0\r\n" + H + b"\r\n"], [426]),  # the token in the target
+        ([b"GET /b\r\n" + H + b"\r\n"], [426]),  # no version at all: HTTP/0.9, refused as a version too
     ],
 )
 def test_the_http_version_is_read_wherever_the_request_line_lies(

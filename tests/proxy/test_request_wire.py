@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meshgate import ir
 from meshgate.proxy import request_wire
 from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION
 from meshgate.proxy.request_wire import XFCC, ChunkWalker, RequestFields, header_triples
@@ -138,12 +139,13 @@ def heads(draw: st.DrawFn) -> tuple[bytes, int]:
     empty_lines = draw(st.sampled_from([b"", b"\r\n", b"\r\n\r\n"]))
     method = draw(st.sampled_from([b"GET", b"POST", b"HEAD", b"OPTIONS", b"PUT"]))
     target = draw(st.sampled_from([b"/", b"/a/b?c=d&e", b"http://h.example:8080/p?q", b"*", b"/%20x"]))
-    version = draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.0"]))
+    # several spaces around the target are accepted by llhttp; no version at all is HTTP/0.9
+    version = draw(st.sampled_from([b" HTTP/1.1", b"  HTTP/1.1", b" HTTP/1.0", b""]))
+    gap = draw(st.sampled_from([b" ", b"  "]))
     headers = draw(st.lists(st.tuples(_NAME, _OWS, _VALUE), max_size=8))
     block = b"".join(f"{n}:{ows}{v}\r\n".encode("latin-1") for n, ows, v in headers)
-    return prefix + empty_lines + method + b" " + target + b" " + version + b"\r\n" + block + b"\r\n", len(
-        prefix
-    )
+    line = method + gap + target + version + b"\r\n"
+    return prefix + empty_lines + line + block + b"\r\n", len(prefix)
 
 
 @settings(max_examples=400, deadline=None)
@@ -206,12 +208,15 @@ def test_request_fields_examples(read: Callable[[bytes, int], RequestFields | No
         b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
         b"GET / HTTP/1.1\r\nA: b\r\n",  # incomplete
         b"GET / HTTP/1.1",
-        b"GET /HTTP/1.1\r\n\r\n",  # no version
-        b"GET / HTTX/1.1\r\n\r\n",
+        b"GET / HTTX/1.1\r\n\r\n",  # not a version, so HTTP/0.9 with a space in the target
         b" / HTTP/1.1\r\n\r\n",
     ):
         assert read(shape, 0) is None, shape
     assert read(BROWSER, -1) is None and read(BROWSER, len(BROWSER) + 1) is None
+    # the target without the spaces llhttp allows around it; no version is HTTP/0.9
+    assert (read(b"GET  /admin  HTTP/1.1\r\n\r\n", 0) or (0,) * 4)[1:4] == (b"GET", b"/admin", 11)
+    assert (read(b"GET /HTTP/1.1\r\nHost: a\r\n\r\n", 0) or (0,) * 6)[1:6:4] == (b"GET", b"a")
+    assert (read(b"GET /HTTP/1.1\r\n\r\n", 0) or (0,) * 4)[2:4] == (b"/HTTP/1.1", 9)
     big = b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d:%s\r\n" % (i, b"v" * 100) for i in range(300)) + b"\r\n"
     fields = read(big, 0)  # past the 8 KiB stack buffer of the C form
     assert fields is not None and fields[4].count(b"\r\n") == 300 and fields[14] == 300
@@ -300,3 +305,23 @@ def test_pipelined_requests_cut_into_reads_anywhere(seed: int) -> None:
     rng = random.Random(seed)
     cuts = sorted(rng.sample(range(1, len(_BURST)), 12))
     assert _echo_paths(_BURST, cuts) == _WANT
+
+
+def test_the_target_routed_is_the_target_forwarded_whatever_the_spaces_around_it() -> None:
+    """llhttp reads "GET /admin  HTTP/1.1" as /admin; routing must too, or an exact-path route (an
+    admin block, say) would be skipped while the backend still serves /admin."""
+
+    async def main() -> None:
+        async with Backend("admin") as admin, Backend("other") as other:
+            c_admin, c_other = cluster("admin", admin.port), cluster("other", other.port)
+            exact = ir.RouteMatch(path=ir.PathMatch(ir.PathMatchKind.EXACT, "/admin"))
+            routes = [route("admin", c_admin, match=exact), route("rest", c_other)]
+            async with gateway(config(routes, [c_admin, c_other])) as gw, Client(gw.port) as client:
+                burst = b"GET  /admin  HTTP/1.1\r\nHost: a\r\n\r\n"
+                burst += b"GET /admin?x=1  HTTP/1.1\r\nHost: a\r\n\r\n"
+                client.send(burst)
+                responses = await client.read_responses(2, timeout=5)
+                seen = [(r.json()["name"], r.json()["path"]) for r in responses]
+                assert seen == [("admin", "/admin")] * 2
+
+    run(main())

@@ -94,27 +94,33 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
     if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
     while (p < limit && (*p == '\r' || *p == '\n')) p++; /* empty lines before it (RFC 9112 §2.2) */
 
-    /* the request line: method SP target SP "HTTP/d.d", CRLF */
+    /* the request line: method SP target SP "HTTP/d.d", CRLF; no version is HTTP/0.9 (llhttp reads
+     * the headers after it all the same; the gateway refuses the version) */
     const char *nl = memchr(p, '\n', (size_t)(limit - p));
     if (nl == NULL) Py_RETURN_NONE;
     const char *line_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
     const char *space = memchr(p, ' ', (size_t)(line_end - p));
-    if (space == NULL || space == p || line_end - space < 11) Py_RETURN_NONE;
-    const char *version = line_end - 8;
-    if (version[-1] != ' ' || memcmp(version, "HTTP/", 5) != 0 || version[6] != '.' || version[5] < '0' ||
-        version[5] > '9' || version[7] < '0' || version[7] > '9')
-        Py_RETURN_NONE;
-    const char *method = p, *target = space + 1;
-    Py_ssize_t method_n = space - p, target_n = version - 1 - target;
-    long version_number = (version[5] - '0') * 10 + (version[7] - '0');
+    if (space == NULL || space == p) Py_RETURN_NONE;
+    const char *method = p, *target = space + 1, *target_end = line_end;
+    long version_number = 9;
+    const char *tail = line_end - 9; /* " HTTP/d.d" */
+    if (line_end - space >= 10 && tail[0] == ' ' && memcmp(tail + 1, "HTTP/", 5) == 0) {
+        if (tail[7] != '.' || tail[6] < '0' || tail[6] > '9' || tail[8] < '0' || tail[8] > '9') Py_RETURN_NONE;
+        version_number = (tail[6] - '0') * 10 + (tail[8] - '0');
+        target_end = tail;
+    }
+    /* llhttp accepts several spaces around the target and reports it without them: so must this, or
+     * routing would see "/admin " where the backend reads "/admin" */
+    while (target < target_end && *target == ' ') target++;
+    while (target_end > target && target_end[-1] == ' ') target_end--;
+    if (target == target_end) Py_RETURN_NONE;
+    if (version_number == 9 && memchr(target, ' ', (size_t)(target_end - target)) != NULL) Py_RETURN_NONE;
+    Py_ssize_t method_n = space - p, target_n = target_end - target;
     p = nl + 1;
 
-    /* "name: value\r\n" per forwarded line is at most 2 bytes longer than a line as received */
-    Py_ssize_t room = (limit - p) * 2 + 2;
-    char stack[8192];
-    char *out = room <= (Py_ssize_t)sizeof(stack) ? stack : PyMem_Malloc((size_t)room);
-    if (out == NULL) return PyErr_NoMemory();
-    Py_ssize_t used = 0, fields_size = 0, count = 0;
+    struct lines_out out;
+    lines_init(&out);
+    Py_ssize_t fields_size = 0, count = 0;
     struct joined host = {0}, length = {0}, connection = {0}, expect = {0}, upgrade = {0}, xff = {0}, agent = {0};
     int chunked = 0;
     PyObject *result = NULL;
@@ -155,9 +161,12 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         case FORWARDED_FOR: failed = join(&xff, value, value_n); break;
         case DROPPED: break;
         case USER_AGENT:
-            failed = join(&agent, value, value_n);
+            if (join(&agent, value, value_n) < 0) {
+                failed = 1;
+                break;
+            }
             /* fall through: forwarded too */
-        case FORWARDED: put_line(out, &used, p, name_n, value, value_n); break;
+        case FORWARDED: failed = put_line(&out, p, limit, name_n, value, value_n); break;
         }
         if (failed) {
             PyErr_NoMemory();
@@ -172,7 +181,7 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         PyBytes_FromStringAndSize(method, method_n),
         PyBytes_FromStringAndSize(target, target_n),
         PyLong_FromLong(version_number),
-        PyBytes_FromStringAndSize(out, used),
+        PyBytes_FromStringAndSize(out.data, out.used),
         joined_bytes(&host),
         joined_bytes(&length),
         Py_NewRef(chunked ? Py_True : Py_False),
@@ -190,7 +199,7 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
 unparsable:
     result = Py_NewRef(Py_None);
 done:
-    if (out != stack) PyMem_Free(out);
+    lines_free(&out);
     struct joined *all[JOINED] = {&host, &length, &connection, &expect, &upgrade, &xff, &agent};
     for (int i = 0; i < JOINED; i++) PyMem_Free(all[i]->copy);
     return result;

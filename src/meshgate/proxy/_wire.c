@@ -71,12 +71,8 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
     if (nl == NULL) Py_RETURN_NONE;
     p = nl + 1;
 
-    /* "name: value\r\n" per kept line is at most one byte longer than the line as received */
-    Py_ssize_t room = (limit - p) * 2 + 2;
-    char stack[8192];
-    char *out = room <= (Py_ssize_t)sizeof(stack) ? stack : PyMem_Malloc((size_t)room);
-    if (out == NULL) return PyErr_NoMemory();
-    Py_ssize_t used = 0;
+    struct lines_out out;
+    lines_init(&out);
     const char *length = NULL, *connection = NULL, *upgrade = NULL;
     Py_ssize_t length_n = 0, upgrade_n = 0;
     int chunked = 0, has_date = 0;
@@ -123,7 +119,9 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
             break;
         case DROPPED: break;
         case DATE: has_date = 1; /* fall through: kept */
-        case NOT_OWNED: put_line(out, &used, p, name_n, value, value_n); break;
+        case NOT_OWNED:
+            if (put_line(&out, p, limit, name_n, value, value_n) < 0) goto nomemory;
+            break;
         }
         p = nl + 1;
     }
@@ -132,7 +130,7 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         PyLong_FromSsize_t(p - base),
         PyLong_FromLong(status),
         Py_NewRef(http11 ? Py_True : Py_False),
-        PyBytes_FromStringAndSize(out, used),
+        PyBytes_FromStringAndSize(out.data, out.used),
         PyBytes_FromStringAndSize(length ? length : "", length_n),
         Py_NewRef(chunked ? Py_True : Py_False),
         PyBytes_FromStringAndSize(joined ? joined : (connection ? connection : ""), joined_n),
@@ -148,7 +146,7 @@ nomemory:
 unparsable:
     result = Py_NewRef(Py_None);
 done:
-    if (out != stack) PyMem_Free(out);
+    lines_free(&out);
     PyMem_Free(joined);
     return result;
 }

@@ -9,9 +9,22 @@ static inline int equal_lower(const char *s, Py_ssize_t n, const char *lower) {
     for (Py_ssize_t i = 0; i < n; i++) {
         char c = s[i];
         if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-        if (c != lower[i]) return 0;
+        if (c != lower[i] || lower[i] == '\0') return 0; /* a NUL in s must not run past `lower` */
     }
     return lower[n] == '\0';
+}
+
+/* Just past the blank line ending the header block that starts at p (limit when there is none): what
+ * the output buffer is sized by, not the whole read (a body in the same read can be large) */
+static inline const char *block_end(const char *p, const char *limit) {
+    while (p < limit) {
+        if (*p == '\n') return p + 1;
+        if (*p == '\r' && limit - p >= 2 && p[1] == '\n') return p + 2;
+        const char *nl = memchr(p, '\n', (size_t)(limit - p));
+        if (nl == NULL) return limit;
+        p = nl + 1;
+    }
+    return limit;
 }
 
 /* headers.PLAIN_CONNECTION: Connection values that name no field to drop */
@@ -43,19 +56,48 @@ static inline int head_arguments(PyObject *const *args, Py_ssize_t nargs, const 
     return 1;
 }
 
-/* Append "name: value\r\n" at out[*used] */
-static inline void put_line(char *out, Py_ssize_t *used, const char *name, Py_ssize_t name_n,
-                            const char *value, Py_ssize_t value_n) {
-    Py_ssize_t at = *used;
-    memcpy(out + at, name, (size_t)name_n);
+/* The lines a head reader keeps, "name: value\r\n" each: a stack buffer while it lasts, then one heap
+ * buffer sized by what is left of the header block (a line grows by at most 2 bytes; a body after
+ * the block in the same read is not counted) */
+struct lines_out {
+    char *data;
+    Py_ssize_t used, room;
+    char stack[8192];
+};
+
+static inline void lines_init(struct lines_out *out) {
+    out->data = out->stack;
+    out->used = 0;
+    out->room = (Py_ssize_t)sizeof out->stack;
+}
+
+static inline void lines_free(struct lines_out *out) {
+    if (out->data != out->stack) PyMem_Free(out->data);
+}
+
+/* Append the header line at `line` (its name is line[0:name_n]) as "name: value\r\n"; -1: no memory */
+static inline int put_line(struct lines_out *out, const char *line, const char *limit, Py_ssize_t name_n,
+                           const char *value, Py_ssize_t value_n) {
+    if (out->used + name_n + value_n + 4 > out->room) {
+        Py_ssize_t room = out->used + (block_end(line, limit) - line) * 2 + 2;
+        char *bigger = PyMem_Malloc((size_t)room);
+        if (bigger == NULL) return -1;
+        memcpy(bigger, out->data, (size_t)out->used);
+        lines_free(out);
+        out->data = bigger;
+        out->room = room;
+    }
+    char *at = out->data + out->used;
+    memcpy(at, line, (size_t)name_n);
     at += name_n;
-    out[at++] = ':';
-    out[at++] = ' ';
-    memcpy(out + at, value, (size_t)value_n);
+    *at++ = ':';
+    *at++ = ' ';
+    memcpy(at, value, (size_t)value_n);
     at += value_n;
-    out[at++] = '\r';
-    out[at++] = '\n';
-    *used = at;
+    *at++ = '\r';
+    *at++ = '\n';
+    out->used = at - out->data;
+    return 0;
 }
 
 /* A tuple of n new references; NULL (every item released) when one is NULL or the tuple fails */

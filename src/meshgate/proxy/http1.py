@@ -306,7 +306,9 @@ class HttpProtocol(asyncio.Protocol):
         head.lines = lines
         head.keep_alive = parser.should_keep_alive()
         error: ProxyError | None = None
-        if len(url) > self.limits.max_request_line:
+        if end - start > self.limits.max_header_bytes:  # as received: trimmed whitespace counts too
+            error = HeaderTooLarge("request headers too large")
+        elif len(url) > self.limits.max_request_line:
             error = HeaderTooLarge("request line too long")
         try:
             authority, head.path, head.query = split_target(target)

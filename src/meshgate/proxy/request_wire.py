@@ -60,20 +60,20 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
         return None
     line = head[start:nl].removesuffix(b"\r")
     method, space, rest = line.partition(b" ")
-    version = rest[-8:]
-    if (
-        not space
-        or not method
-        or len(rest) < 10
-        or rest[-9:-8] != b" "
-        or not version.startswith(b"HTTP/")
-        or version[6:7] != b"."
-        or not (version[5:6] + version[7:8]).isdigit()
-        or not version.isascii()
-    ):
+    if not space or not method:
         return None
-    target = rest[:-9]
-    number = int(version[5:6]) * 10 + int(version[7:8])
+    number = 9  # no version: HTTP/0.9 (llhttp reads the headers after it; the gateway refuses it)
+    tail = rest[-9:]  # " HTTP/d.d"
+    if len(rest) >= 9 and tail.startswith(b" HTTP/"):
+        if tail[7:8] != b"." or not (tail[6:7] + tail[8:9]).isdigit():
+            return None
+        number = int(tail[6:7]) * 10 + int(tail[8:9])
+        rest = rest[:-9]
+    # llhttp accepts several spaces around the target and reports it without them: so must this,
+    # or routing would see "/admin " where the backend reads "/admin"
+    target = rest.strip(b" ")
+    if not target or (number == 9 and b" " in target):
+        return None
     lines: list[bytes] = []
     joined: dict[int, bytes] = {}
     host = b""
