@@ -6,7 +6,7 @@
  *
  *   request_fields(head, start)
  *       -> (end, method, target, version, lines, host, content_length, chunked, connection,
- *           expect_continue, upgrade, x_forwarded_for, user_agent, size, count) | None
+ *           expect_continue, upgrade, x_forwarded_for, user_agent, count) | None
  *       Reads a request head that httptools (llhttp) has already accepted, so that the parser needs
  *       no on_url/on_header callbacks: those were two Python calls per header line plus the
  *       tuple and the list they fill (~1.4k instructions per header, bench/results/README.md).
@@ -120,7 +120,7 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
 
     struct lines_out out;
     lines_init(&out);
-    Py_ssize_t fields_size = 0, count = 0;
+    Py_ssize_t count = 0;
     struct joined host = {0}, length = {0}, connection = {0}, expect = {0}, upgrade = {0}, xff = {0}, agent = {0};
     int chunked = 0;
     PyObject *result = NULL;
@@ -142,7 +142,6 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         const char *value = colon + 1, *value_end = line_end;
         trim_ows(&value, &value_end);
         Py_ssize_t name_n = colon - p, value_n = value_end - value;
-        fields_size += name_n + value_n;
         count++;
         int failed = 0;
         switch (classify(p, name_n)) {
@@ -176,7 +175,7 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
     }
 
     int expect_continue = expect.present && equal_lower(expect.text, expect.n, "100-continue");
-    PyObject *items[15] = {
+    PyObject *items[14] = {
         PyLong_FromSsize_t(p - base),
         PyBytes_FromStringAndSize(method, method_n),
         PyBytes_FromStringAndSize(target, target_n),
@@ -190,10 +189,9 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         joined_bytes(&upgrade),
         joined_bytes(&xff),
         joined_bytes(&agent),
-        PyLong_FromSsize_t(fields_size),
         PyLong_FromSsize_t(count),
     };
-    result = tuple_of(items, 15);
+    result = tuple_of(items, 14);
     goto done;
 
 unparsable:

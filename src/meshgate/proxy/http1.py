@@ -35,8 +35,7 @@ from meshgate.proxy.errors import (
     ProxyError,
 )
 from meshgate.proxy.forward import Exchange
-from meshgate.proxy.message import RequestHead, head_problem
-from meshgate.proxy.paths import split_target
+from meshgate.proxy.message import partial_head, read_head
 from meshgate.proxy.request_wire import ChunkWalker, request_fields
 from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
@@ -253,10 +252,9 @@ class HttpProtocol(asyncio.Protocol):
     # how the start of each request is tracked: _head_start, _body_at, ChunkWalker).
 
     def on_message_begin(self) -> None:
+        # _head_parts and _head_kept are empty here: on_headers_complete took them
         self.in_head = True
         self._head_start = self._next_start if self._ended_in_read else 0
-        self._head_parts = []
-        self._head_kept = 0
         self._head_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
@@ -266,70 +264,17 @@ class HttpProtocol(asyncio.Protocol):
             parts.append(read)
             data = b"".join(parts)
             self._head_parts = []
+            self._head_kept = 0
         else:
             data = read
         fields = request_fields(data, start) if start >= 0 else None
         if fields is None:  # unplaceable, or not the shape llhttp accepts: nothing of it is used
             raise DownstreamError("request head not readable")
-        (
-            end,
-            method,
-            url,
-            version,
-            lines,
-            host,
-            length,
-            chunked,
-            connection,
-            expect_continue,
-            upgrade,
-            xff,
-            user_agent,
-            size,
-            count,
-        ) = fields
-        end_in_read = end - (len(data) - len(read))
+        end_in_read = fields[0] - (len(data) - len(read))
         self._body_at = end_in_read
-        if chunked:
+        if fields[7]:  # chunked
             self._walker = ChunkWalker(end_in_read)
-        parser = self.parser
-        head = RequestHead()
-        head.raw = data[start:end]
-        head.method_bytes = method
-        head.method = method.decode("latin-1")
-        head.is_head = method == b"HEAD"
-        head.target = target = url.decode("latin-1")
-        head.user_agent = user_agent
-        if self.xfcc:
-            head.xfcc = xfcc = self.xfcc
-            lines += b"x-forwarded-client-cert: " + xfcc + b"\r\n"
-        head.lines = lines
-        head.keep_alive = parser.should_keep_alive()
-        error: ProxyError | None = None
-        if end - start > self.limits.max_header_bytes:  # as received: trimmed whitespace counts too
-            error = HeaderTooLarge("request headers too large")
-        elif len(url) > self.limits.max_request_line:
-            error = HeaderTooLarge("request line too long")
-        try:
-            authority, head.path, head.query = split_target(target)
-        except DownstreamError as exc:
-            error = error or exc
-            authority = ""
-        if not authority:
-            authority = host.decode("latin-1")
-        head.authority = authority
-        if length:
-            head.content_length = int(length)  # httptools rejected non-digits and duplicates
-        head.chunked = chunked
-        if upgrade and parser.should_upgrade():
-            head.upgrade = upgrade
-        head.expect_continue = expect_continue
-        if connection:
-            head.connection = connection  # names fields to drop: the slower head path
-        head.xff = xff
-        if error is None:
-            text = "1.1" if version == 11 else f"{version // 10}.{version % 10}"
-            error = head_problem(head, self.limits, size, count, text)
+        head, error = read_head(fields, data, start, self.xfcc, self.limits, self.parser)
         exchange = Exchange(self, head, error, self._head_since)
         if error is not None:
             # Answered in order, then the connection closes; nothing of it goes upstream.
@@ -433,16 +378,8 @@ class HttpProtocol(asyncio.Protocol):
         if receiving is not None:
             receiving.fail_request(err)
             return
-        # the request line so far, for the access log (the head was not read: best effort)
         buffered = b"".join((*self._head_parts, self._read[max(self._head_start, 0) :]))
-        method, _, rest = buffered.split(b"\n", 1)[0].partition(b" ")
-        target = rest.rpartition(b" HTTP/")[0] or rest.rstrip(b"\r")
-        head = RequestHead()
-        head.method_bytes = method if rest else b"-"
-        head.method = head.method_bytes.decode("latin-1")
-        head.target = target.decode("latin-1") or "-"
-        head.keep_alive = False
-        self._enqueue(Exchange(self, head, err, self.loop.time()))
+        self._enqueue(Exchange(self, partial_head(buffered.lstrip(b"\r\n")), err, self.loop.time()))
 
     def _stop_parsing(self) -> None:
         self.parse_dead = True

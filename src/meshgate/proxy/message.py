@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from meshgate.proxy.errors import BodyTooLarge, DownstreamError, HeaderTooLarge, ProxyError, VersionRefused
 from meshgate.proxy.headers import Header
 from meshgate.proxy.limits import Limits
-from meshgate.proxy.request_wire import header_triples
+from meshgate.proxy.paths import split_target
+from meshgate.proxy.request_wire import RequestFields, header_triples, request_line
 from meshgate.routing.request import RequestView
 
 __all__ = ["RequestHead", "make_view"]
@@ -64,13 +66,90 @@ class RequestHead:
         return headers
 
 
-def head_problem(
-    head: RequestHead, limits: Limits, head_size: int, count: int, version: str
-) -> ProxyError | None:
+class _Parser(Protocol):
+    """What read_head asks the parser that accepted the head (httptools.HttpRequestParser)."""
+
+    def should_keep_alive(self) -> bool: ...
+    def should_upgrade(self) -> bool: ...
+
+
+def read_head(
+    fields: RequestFields, data: bytes, start: int, xfcc: bytes, limits: Limits, parser: _Parser
+) -> tuple[RequestHead, ProxyError | None]:
+    """The RequestHead of `request_fields(data, start)`, and why it is refused (None: it is not).
+    `xfcc`: the x-forwarded-client-cert of a verified client certificate, forwarded instead of any
+    the client sent."""
+    (
+        end,
+        method,
+        url,
+        version,
+        lines,
+        host,
+        length,
+        chunked,
+        connection,
+        expect,
+        upgrade,
+        xff,
+        agent,
+        count,
+    ) = fields
+    head = RequestHead()
+    head.raw = data[start:end]
+    head.method_bytes = method
+    head.method = method.decode("latin-1")
+    head.is_head = method == b"HEAD"
+    head.target = target = url.decode("latin-1")
+    head.user_agent = agent
+    if xfcc:
+        head.xfcc = xfcc
+        lines += b"x-forwarded-client-cert: " + xfcc + b"\r\n"
+    head.lines = lines
+    head.keep_alive = parser.should_keep_alive()
+    error: ProxyError | None = None
+    if len(url) > limits.max_request_line:
+        error = HeaderTooLarge("request line too long")
+    try:
+        authority, head.path, head.query = split_target(target)
+    except DownstreamError as exc:
+        error = error or exc
+        authority = ""
+    head.authority = authority or host.decode("latin-1")
+    if length:
+        head.content_length = int(length)  # httptools rejected non-digits and duplicates
+    head.chunked = chunked
+    if upgrade and parser.should_upgrade():
+        head.upgrade = upgrade
+    head.expect_continue = expect
+    if connection:
+        head.connection = connection  # names fields to drop: the slower head path
+    head.xff = xff
+    if error is None:
+        text = "1.1" if version == 11 else f"{version // 10}.{version % 10}"
+        error = head_problem(head, limits, count, text)
+    return head, error
+
+
+def partial_head(buffered: bytes) -> RequestHead:
+    """A head for the access log of a request refused before its head was read: the method and
+    target of its request line when that much had arrived, else "-"."""
+    request = request_line(buffered.split(b"\n", 1)[0].removesuffix(b"\r"))
+    method, target = (request[0], request[1]) if request is not None else (b"-", b"-")
+    head = RequestHead()
+    head.method_bytes = method
+    head.method = method.decode("latin-1")
+    head.target = target.decode("latin-1")
+    head.keep_alive = False
+    return head
+
+
+def head_problem(head: RequestHead, limits: Limits, count: int, version: str) -> ProxyError | None:
     """Why a parsed request head is refused (431, 400, 413), checked in this order; None if it
-    is not. `head_size` counts header names and values, `count` the header lines; `version` is the
-    request's HTTP version (recorded on the head when refused, for the access log)."""
-    if head_size + 4 * count + len(head.target) > limits.max_header_bytes:
+    is not. The size limit counts the head as received (`raw`: request line to blank line, the
+    whitespace around values included), `count` its header lines; `version` is the request's HTTP
+    version (recorded on the head when refused, for the access log)."""
+    if len(head.raw) > limits.max_header_bytes:
         return HeaderTooLarge("request headers too large")
     if count > limits.max_header_count:
         return HeaderTooLarge("too many request headers")

@@ -22,10 +22,10 @@ from meshgate.proxy.headers import PLAIN_CONNECTION, Header
 
 # (end of the head, method, target, version as major*10+minor, forwarded lines "name: value\r\n" as
 #  one block, host, content-length as sent, chunked, Connection values naming fields to drop, Expect is
-#  100-continue, upgrade, x-forwarded-for, user-agent, size of names and values, header count);
+#  100-continue, upgrade, x-forwarded-for, user-agent, header count);
 # repeated fields joined with "," (the host: the last one), absent ones b""
 RequestFields = tuple[
-    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int, int
+    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int
 ]
 
 XFCC: Final = b"x-forwarded-client-cert"
@@ -58,27 +58,15 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
     nl = head.find(b"\n", start)
     if nl < 0:
         return None
-    line = head[start:nl].removesuffix(b"\r")
-    method, space, rest = line.partition(b" ")
-    if not space or not method:
+    request = request_line(head[start:nl].removesuffix(b"\r"))
+    if request is None:
         return None
-    number = 9  # no version: HTTP/0.9 (llhttp reads the headers after it; the gateway refuses it)
-    tail = rest[-9:]  # " HTTP/d.d"
-    if len(rest) >= 9 and tail.startswith(b" HTTP/"):
-        if tail[7:8] != b"." or not (tail[6:7] + tail[8:9]).isdigit():
-            return None
-        number = int(tail[6:7]) * 10 + int(tail[8:9])
-        rest = rest[:-9]
-    # llhttp accepts several spaces around the target and reports it without them: so must this,
-    # or routing would see "/admin " where the backend reads "/admin"
-    target = rest.strip(b" ")
-    if not target or (number == 9 and b" " in target):
-        return None
+    method, target, number = request
     lines: list[bytes] = []
     joined: dict[int, bytes] = {}
     host = b""
     chunked = False
-    size = count = 0
+    count = 0
     at = nl + 1
     while True:
         if head.startswith(b"\n", at) or head.startswith(b"\r\n", at):
@@ -98,7 +86,6 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
                 joined.get(_UPGRADE, b""),
                 joined.get(_XFF, b""),
                 joined.get(_AGENT, b""),
-                size,
                 count,
             )
         nl = head.find(b"\n", at)
@@ -108,7 +95,6 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
         if not colon or not name:
             return None
         value = value.strip(b" \t")
-        size += len(name) + len(value)
         count += 1
         lower = name.lower()
         kind = _KIND.get(lower, -1)
@@ -122,6 +108,27 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
         if kind in (-1, _AGENT) and not lower.startswith(b"x-envoy-"):
             lines.append(b"%s: %s\r\n" % (name, value))
         at = nl + 1
+
+
+def request_line(line: bytes) -> tuple[bytes, bytes, int] | None:
+    """(method, target, version as major*10+minor) of a request line without its line end; None if
+    it is not one. No version is HTTP/0.9 (llhttp reads the headers after it; the gateway refuses it)."""
+    method, space, rest = line.partition(b" ")
+    if not space or not method:
+        return None
+    number = 9
+    tail = rest[-9:]  # " HTTP/d.d"
+    if len(rest) >= 9 and tail.startswith(b" HTTP/"):
+        if tail[7:8] != b"." or not (tail[6:7] + tail[8:9]).isdigit():
+            return None
+        number = int(tail[6:7]) * 10 + int(tail[8:9])
+        rest = rest[:-9]
+    # llhttp accepts several spaces around the target and reports it without them: so must this,
+    # or routing would see "/admin " where the backend reads "/admin"
+    target = rest.strip(b" ")
+    if not target or (number == 9 and b" " in target):
+        return None
+    return method, target, number
 
 
 def header_triples(raw: bytes, xfcc: bytes) -> list[Header]:
