@@ -58,8 +58,9 @@ class _Oracle:
         self.lines: list[bytes] = []
         self.joined: dict[bytes, bytes] = {}
         self.host = b""
-        self.chunked = self.complete = False
+        self.chunked = self.complete = self.keep_alive = False
         self.count = 0
+        self.parser: httptools.HttpRequestParser | None = None
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -79,6 +80,8 @@ class _Oracle:
 
     def on_headers_complete(self) -> None:
         self.complete = True
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()  # what http1 asked llhttp at this point
 
     def fields(self, end: int, method: bytes, version: int) -> RequestFields:
         j = self.joined.get
@@ -98,12 +101,13 @@ class _Oracle:
             j(b"x-forwarded-for", b""),
             j(b"user-agent", b""),
             self.count,
+            self.keep_alive,
         )
 
 
 def _accepted(head: bytes) -> tuple[_Oracle, bytes, int] | None:
     oracle = _Oracle()
-    parser = httptools.HttpRequestParser(oracle)
+    parser = oracle.parser = httptools.HttpRequestParser(oracle)
     try:
         parser.feed_data(head)
     except httptools.HttpParserUpgrade:
@@ -125,7 +129,11 @@ _VALUE_CHARS = st.sampled_from([*map(chr, range(0x21, 0x7F)), " ", "\t", "\x80",
 _VALUE = st.one_of(
     st.text(_VALUE_CHARS, max_size=20).map(lambda v: v.strip(" \t")),
     st.sampled_from(
-        ["chunked", "100-continue", "Keep-Alive", "close", "upgrade", "x-a, x-b", "42", "websocket"]
+        [
+            *("chunked", "100-continue", "Keep-Alive", "close", "upgrade", "x-a, x-b", "42", "websocket"),
+            # Connection lists as llhttp reads them for keep-alive: tokens, OWS around them, near-misses
+            *("keep-alive, close", "x ,\tCLOSE", "close x", "closed", "x,keep-alive", "close,", "cl ose"),
+        ]
     ),
 )
 _OWS = st.sampled_from(["", " ", "  ", "\t", " \t"])
@@ -138,7 +146,7 @@ def heads(draw: st.DrawFn) -> tuple[bytes, int]:
     method = draw(st.sampled_from([b"GET", b"POST", b"HEAD", b"OPTIONS", b"PUT"]))
     target = draw(st.sampled_from([b"/", b"/a/b?c=d&e", b"http://h.example:8080/p?q", b"*", b"/%20x"]))
     # several spaces around the target are accepted by llhttp; no version at all is HTTP/0.9
-    version = draw(st.sampled_from([b" HTTP/1.1", b"  HTTP/1.1", b" HTTP/1.0", b""]))
+    version = draw(st.sampled_from([b" HTTP/1.1", b"  HTTP/1.1", b" HTTP/1.0", b" HTTP/2.0", b""]))
     gap = draw(st.sampled_from([b" ", b"  "]))
     headers = draw(st.lists(st.tuples(_NAME, _OWS, _VALUE), max_size=8))
     block = b"".join(f"{n}:{ows}{v}\r\n".encode("latin-1") for n, ows, v in headers)
@@ -176,7 +184,7 @@ BROWSER = (
 
 @pytest.mark.parametrize("read", READERS)
 def test_request_fields_examples(read: Callable[[bytes, int], RequestFields | None]) -> None:
-    end, method, target, version, lines, host, *rest = read(BROWSER, 0) or (0,) * 14
+    end, method, target, version, lines, host, *rest = read(BROWSER, 0) or (0,) * 15
     assert (end, method, target, version, host) == (
         len(BROWSER),
         b"GET",
@@ -186,9 +194,9 @@ def test_request_fields_examples(read: Callable[[bytes, int], RequestFields | No
     )
     # forwarded as received: not the gateway's own fields, x-envoy-*, or a client's x-forwarded-client-cert
     assert lines == b"User-Agent: Mozilla/5.0 (X11)\r\nAccept: text/html\r\nCookie: a=b\r\n"
-    length, chunked, connection, expect_continue, upgrade, xff, agent, count = rest
+    length, chunked, connection, expect_continue, upgrade, xff, agent, count, keep_alive = rest
     assert (length, chunked, connection, expect_continue, upgrade) == (b"", False, b"", False, b"")
-    assert (xff, agent, count) == (b"203.0.113.7,10.0.0.1", b"Mozilla/5.0 (X11)", 10)
+    assert (xff, agent, count, keep_alive) == (b"203.0.113.7,10.0.0.1", b"Mozilla/5.0 (X11)", 10, True)
     post = b"\r\nPOST /u HTTP/1.0\r\nHost: a\r\nHost: b\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n"
     post += b"Connection: x-a\r\nconnection: close\r\nConnection: X-B\r\nUpgrade: h2c\r\n\r\nhello"
     fields = read(post, 0)
@@ -202,6 +210,15 @@ def test_request_fields_examples(read: Callable[[bytes, int], RequestFields | No
         b"h2c",
         b"",
     )
+    assert fields[14] is False  # HTTP/1.0 without "keep-alive" (its "close" changes nothing)
+    for connection_lines, keeps in (
+        (b"Connection: keep-alive, close\r\n", False),
+        (b"Proxy-Connection: close\r\n", False),  # llhttp reads its tokens too
+        (b"Connection: x\r\nConnection: x ,\tClose \r\n", False),
+        (b"Connection: closed, close x\r\n", True),
+    ):
+        keep = read(b"GET / HTTP/1.1\r\nHost: a\r\n" + connection_lines + b"\r\n", 0)
+        assert keep is not None and keep[14] is keeps, connection_lines
     for shape in (
         b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
         b"GET / HTTP/1.1\r\nA: b\r\n",  # incomplete

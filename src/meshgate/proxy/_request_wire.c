@@ -6,7 +6,7 @@
  *
  *   request_fields(head, start)
  *       -> (end, method, target, version, lines, host, content_length, chunked, connection,
- *           expect_continue, upgrade, x_forwarded_for, user_agent, count) | None
+ *           expect_continue, upgrade, x_forwarded_for, user_agent, count, keep_alive) | None
  *       Reads a request head that httptools (llhttp) has already accepted, so that the parser needs
  *       no on_url/on_header callbacks: those were two Python calls per header line plus the
  *       tuple and the list they fill (~1.4k instructions per header, bench/results/README.md).
@@ -26,6 +26,7 @@ enum kind {
     CONTENT_LENGTH,
     TRANSFER_ENCODING,
     CONNECTION,
+    PROXY_CONNECTION, /* dropped, but llhttp reads its tokens as Connection's */
     EXPECT,
     UPGRADE,
     FORWARDED_FOR,
@@ -46,12 +47,27 @@ static enum kind classify(const char *name, Py_ssize_t n) {
     case 12: return equal_lower(name, n, "x-request-id") ? DROPPED : FORWARDED;
     case 14: return equal_lower(name, n, "content-length") ? CONTENT_LENGTH : FORWARDED;
     case 15: return equal_lower(name, n, "x-forwarded-for") ? FORWARDED_FOR : FORWARDED;
-    case 16: return equal_lower(name, n, "proxy-connection") ? DROPPED : FORWARDED;
+    case 16: return equal_lower(name, n, "proxy-connection") ? PROXY_CONNECTION : FORWARDED;
     case 17:
         if (equal_lower(name, n, "transfer-encoding")) return TRANSFER_ENCODING;
         return equal_lower(name, n, "x-forwarded-proto") ? DROPPED : FORWARDED;
     case 23: return equal_lower(name, n, "x-forwarded-client-cert") ? DROPPED : FORWARDED;
     default: return FORWARDED;
+    }
+}
+
+/* request_wire.connection_flags: the "close" and "keep-alive" tokens of a Connection value as llhttp
+ * reads them (comma-separated, spaces and tabs around each ignored, any case) */
+static void connection_flags(const char *v, Py_ssize_t n, int *close, int *keep_alive) {
+    const char *end = v + n;
+    for (;;) {
+        const char *comma = memchr(v, ',', (size_t)(end - v));
+        const char *token = v, *token_end = comma != NULL ? comma : end;
+        trim_ows(&token, &token_end);
+        if (equal_lower(token, token_end - token, "close")) *close = 1;
+        else if (equal_lower(token, token_end - token, "keep-alive")) *keep_alive = 1;
+        if (comma == NULL) return;
+        v = comma + 1;
     }
 }
 
@@ -122,7 +138,7 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
     lines_init(&out);
     Py_ssize_t count = 0;
     struct joined host = {0}, length = {0}, connection = {0}, expect = {0}, upgrade = {0}, xff = {0}, agent = {0};
-    int chunked = 0;
+    int chunked = 0, close = 0, keep_alive = 0;
     PyObject *result = NULL;
 
     for (;;) {
@@ -153,8 +169,10 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         case CONTENT_LENGTH: failed = join(&length, value, value_n); break;
         case TRANSFER_ENCODING: chunked = 1; break; /* llhttp refuses a request whose last coding is not chunked */
         case CONNECTION:
+            connection_flags(value, value_n, &close, &keep_alive);
             if (!plain_connection(value, value_n)) failed = join(&connection, value, value_n);
             break;
+        case PROXY_CONNECTION: connection_flags(value, value_n, &close, &keep_alive); break;
         case EXPECT: failed = join(&expect, value, value_n); break;
         case UPGRADE: failed = join(&upgrade, value, value_n); break;
         case FORWARDED_FOR: failed = join(&xff, value, value_n); break;
@@ -175,7 +193,10 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
     }
 
     int expect_continue = expect.present && equal_lower(expect.text, expect.n, "100-continue");
-    PyObject *items[14] = {
+    /* llhttp_should_keep_alive: HTTP/1.1 and later minors unless "close"; else only with
+     * "keep-alive" (requests never need the connection's end to delimit them) */
+    int keeps = version_number / 10 > 0 && version_number % 10 > 0 ? !close : keep_alive;
+    PyObject *items[15] = {
         PyLong_FromSsize_t(p - base),
         PyBytes_FromStringAndSize(method, method_n),
         PyBytes_FromStringAndSize(target, target_n),
@@ -190,8 +211,9 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         joined_bytes(&xff),
         joined_bytes(&agent),
         PyLong_FromSsize_t(count),
+        Py_NewRef(keeps ? Py_True : Py_False),
     };
-    result = tuple_of(items, 14);
+    result = tuple_of(items, 15);
     goto done;
 
 unparsable:

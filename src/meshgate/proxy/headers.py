@@ -2,13 +2,14 @@
 
 Headers travel as `(lower_name, name, value)` byte triples: the lower-case name is computed once,
 when parsed, and the original spelling is what goes on the wire. Nothing is decoded on the hot
-path: routing sees headers through `LazyHeaders`, which decodes only if a route matches on headers.
+path: routing sees headers through the RequestHead (message.py), which decodes them only if a route
+matches on headers.
 Header edits from VirtualServices (`HeaderEdits`, str) take a slower path that works on copies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Final, Protocol
 
@@ -58,42 +59,6 @@ class _Response(Protocol):
 def connection_tokens(value: bytes) -> frozenset[bytes]:
     """Names listed in a `Connection` header (lower-case); cached, the values repeat."""
     return frozenset(token.strip().lower() for token in value.split(b",") if token.strip())
-
-
-class LazyHeaders(Mapping[str, str]):
-    """RequestView.headers: lower-case str names, repeated values joined by ",", decoded on first use
-    (the request's header list too is built only then: RequestHead.headers)."""
-
-    __slots__ = ("_head", "_map")
-
-    def __init__(self, head: _Head) -> None:
-        self._head = head
-        self._map: dict[str, str] | None = None
-
-    def _build(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for lower, _, value in self._head.headers:
-            key = lower.decode("latin-1")
-            text = value.decode("latin-1")
-            previous = out.get(key)
-            out[key] = text if previous is None else f"{previous},{text}"
-        self._map = out
-        return out
-
-    def __getitem__(self, key: str) -> str:
-        return (self._map if self._map is not None else self._build())[key]
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        return (self._map if self._map is not None else self._build()).get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._map if self._map is not None else self._build())
-
-    def __len__(self) -> int:
-        return len(self._map if self._map is not None else self._build())
-
-    def __repr__(self) -> str:
-        return f"LazyHeaders({dict(self)!r})"
 
 
 def apply_edits(headers: list[Header], edits: ir.HeaderEdits) -> list[Header]:

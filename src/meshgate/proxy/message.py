@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from meshgate.proxy.errors import BodyTooLarge, DownstreamError, HeaderTooLarge, ProxyError, VersionRefused
@@ -32,18 +32,24 @@ def make_view(
     return RequestView(port, authority, path, query, method, scheme, headers, sni, bind, client_address)
 
 
-class RequestHead:
+class RequestHead(Mapping[str, str]):
     """A parsed request head. Filled in by the parser attribute by attribute; the class-level
     defaults stand for what most requests do not carry (no body, no upgrade, ...). The header
-    list is built from `raw` only when something asks for it (header matches, header edits)."""
+    list is built from `raw` only when something asks for it (header matches, header edits).
+
+    It is also the `RequestView.headers` routing sees (lower-case str names, repeated values
+    joined by ","), decoded on first use: one object per request instead of a separate mapping
+    (its construction and freeing were ~0.9k instructions per request)."""
 
     method = "GET"
     method_bytes = b"GET"
     is_head = False
     target = "/"
+    target_bytes = b""  # the target as received when it is the path sent upstream (else b"")
     path = "/"
     query = ""
     authority = ""
+    authority_bytes = b""  # the Host value as received when it is the authority (else b"")
     version = "1.1"
     keep_alive = True
     raw = b""  # the head as received, request line to blank line
@@ -57,6 +63,7 @@ class RequestHead:
     connection = b""
     xff = b""
     _headers: list[Header] | None = None
+    _map: dict[str, str] | None = None
 
     @property
     def headers(self) -> list[Header]:
@@ -65,11 +72,46 @@ class RequestHead:
             headers = self._headers = header_triples(self.raw, self.xfcc)
         return headers
 
+    # --- the Mapping routing reads (RequestView.headers) -------------------------------------
+
+    def _decoded(self) -> dict[str, str]:
+        found = self._map
+        if found is None:
+            found = {}
+            for lower, _, value in self.headers:
+                key = lower.decode("latin-1")
+                text = value.decode("latin-1")
+                previous = found.get(key)
+                found[key] = text if previous is None else f"{previous},{text}"
+            self._map = found
+        return found
+
+    def __getitem__(self, key: str) -> str:
+        return self._decoded()[key]
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return self._decoded().get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    # a head is one request, not a value: Mapping's by-content equality (and no hash) is not wanted
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"RequestHead({self.method} {self.target}, headers={self._decoded()!r})"
+
 
 class _Parser(Protocol):
     """What read_head asks the parser that accepted the head (httptools.HttpRequestParser)."""
 
-    def should_keep_alive(self) -> bool: ...
     def should_upgrade(self) -> bool: ...
 
 
@@ -94,6 +136,7 @@ def read_head(
         xff,
         agent,
         count,
+        keep_alive,
     ) = fields
     head = RequestHead()
     head.raw = data[start:end]
@@ -106,16 +149,22 @@ def read_head(
         head.xfcc = xfcc
         lines += b"x-forwarded-client-cert: " + xfcc + b"\r\n"
     head.lines = lines
-    head.keep_alive = parser.should_keep_alive()
+    head.keep_alive = keep_alive  # what parser.should_keep_alive() says, without a method call
     error: ProxyError | None = None
     if len(url) > limits.max_request_line:
         error = HeaderTooLarge("request line too long")
     try:
-        authority, head.path, head.query = split_target(target)
+        authority, path, head.query = split_target(target)
+        head.path = path
+        if path == target:  # no query, nothing normalized: the target goes upstream as received
+            head.target_bytes = url
     except DownstreamError as exc:
         error = error or exc
         authority = ""
-    head.authority = authority or host.decode("latin-1")
+    if not authority:
+        authority = host.decode("latin-1")
+        head.authority_bytes = host
+    head.authority = authority
     if length:
         head.content_length = int(length)  # httptools rejected non-digits and duplicates
     head.chunked = chunked

@@ -22,16 +22,17 @@ from meshgate.proxy.headers import PLAIN_CONNECTION, Header
 
 # (end of the head, method, target, version as major*10+minor, forwarded lines "name: value\r\n" as
 #  one block, host, content-length as sent, chunked, Connection values naming fields to drop, Expect is
-#  100-continue, upgrade, x-forwarded-for, user-agent, header count);
-# repeated fields joined with "," (the host: the last one), absent ones b""
+#  100-continue, upgrade, x-forwarded-for, user-agent, header count, keep-alive as llhttp's
+#  should_keep_alive() answers it); repeated fields joined with "," (the host: the last one), absent
+#  ones b""
 RequestFields = tuple[
-    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int
+    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int, bool
 ]
 
 XFCC: Final = b"x-forwarded-client-cert"
 # What each header the gateway reads or owns is to it (_request_wire.c `classify`); names not here are
 # forwarded as received, except x-envoy-* (external requests may not steer the gateway, 8.4).
-_HOST, _LENGTH, _CODING, _CONNECTION, _EXPECT, _UPGRADE, _XFF, _AGENT, _DROPPED = range(9)
+_HOST, _LENGTH, _CODING, _CONNECTION, _EXPECT, _UPGRADE, _XFF, _AGENT, _DROPPED, _PROXY_CONNECTION = range(10)
 _KIND: Final = {
     b"host": _HOST,
     b"content-length": _LENGTH,
@@ -41,9 +42,8 @@ _KIND: Final = {
     b"upgrade": _UPGRADE,
     b"x-forwarded-for": _XFF,
     b"user-agent": _AGENT,
-    **dict.fromkeys(
-        (b"te", b"keep-alive", b"proxy-connection", b"x-request-id", b"x-forwarded-proto", XFCC), _DROPPED
-    ),
+    b"proxy-connection": _PROXY_CONNECTION,  # dropped, but llhttp reads its tokens as Connection's
+    **dict.fromkeys((b"te", b"keep-alive", b"x-request-id", b"x-forwarded-proto", XFCC), _DROPPED),
 }
 _JOINED: Final = (_LENGTH, _CONNECTION, _EXPECT, _UPGRADE, _XFF, _AGENT)
 
@@ -65,7 +65,7 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
     lines: list[bytes] = []
     joined: dict[int, bytes] = {}
     host = b""
-    chunked = False
+    chunked = close = keep_alive = False
     count = 0
     at = nl + 1
     while True:
@@ -87,6 +87,9 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
                 joined.get(_XFF, b""),
                 joined.get(_AGENT, b""),
                 count,
+                # llhttp_should_keep_alive: HTTP/1.1 and later minors unless "close"; else only
+                # with "keep-alive" (requests never need the connection's end to delimit them)
+                not close if number // 10 > 0 and number % 10 > 0 else keep_alive,
             )
         nl = head.find(b"\n", at)
         if nl <= at:
@@ -98,6 +101,10 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
         count += 1
         lower = name.lower()
         kind = _KIND.get(lower, -1)
+        if kind in (_CONNECTION, _PROXY_CONNECTION):
+            tokens = connection_flags(value)
+            close = close or tokens[0]
+            keep_alive = keep_alive or tokens[1]
         if kind == _HOST:
             host = value
         elif kind == _CODING:
@@ -129,6 +136,13 @@ def request_line(line: bytes) -> tuple[bytes, bytes, int] | None:
     if not target or (number == 9 and b" " in target):
         return None
     return method, target, number
+
+
+def connection_flags(value: bytes) -> tuple[bool, bool]:
+    """(close, keep-alive): whether a Connection value lists these tokens as llhttp reads them
+    (comma-separated, spaces and tabs around each ignored, any case)."""
+    tokens = {token.strip(b" \t").lower() for token in value.split(b",")}
+    return b"close" in tokens, b"keep-alive" in tokens
 
 
 def header_triples(raw: bytes, xfcc: bytes) -> list[Header]:
