@@ -11,6 +11,7 @@ from meshgate import ir
 from meshgate.proxy import local_reply
 from meshgate.proxy.access_log import record_of
 from meshgate.proxy.errors import DownstreamDisconnect, ProxyError
+from meshgate.proxy.limits import clock
 from meshgate.proxy.message import RequestHead
 from meshgate.routing.decision import LocalReply, RouteDecision
 
@@ -65,7 +66,7 @@ class ExchangeBase:
     up_head = b""
     service_time = -1
     sent_at = 0.0
-    ended_at = 0.0  # loop time the exchange finished (read by the access log)
+    ended_at = 0.0  # limits.clock() when the exchange finished (read by the access log)
     response_extra: ir.HeaderEdits | None = None  # CORS / set-cookie additions
     exhausted = False  # a retriable outcome with no retry left: flag URX
     mirror_to: list[ir.Cluster] | None = None  # mirror copies waiting for the end of the body
@@ -237,7 +238,7 @@ class ExchangeBase:
         proto = self.proto
         ctx = proto.ctx
         decision = self.decision
-        self.ended_at = proto.loop.time()
+        self.ended_at = clock()
         ctx.stats.observe(
             self.status,
             self.flags,

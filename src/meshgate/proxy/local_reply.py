@@ -10,23 +10,27 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import Final
 
 from meshgate.proxy.errors import ProxyError
 
 DEFAULT_SERVER_NAME = "istio-envoy"
 
 _REASONS: dict[int, bytes] = {s.value: s.phrase.encode("latin-1") for s in HTTPStatus}
-_STATUS_LINES: dict[int, bytes] = {
-    code: b"HTTP/1.1 %d %s\r\n" % (code, phrase) for code, phrase in _REASONS.items()
-}
+# Status lines by code (b"" for codes without a reason phrase): a tuple index is a native load,
+# where a dict keyed by int was a module-dict lookup plus a hashed lookup, ~0.35k per response.
+_STATUS_LINES: Final = tuple(
+    b"HTTP/1.1 %d %s\r\n" % (code, _REASONS[code]) if code in _REASONS else b"" for code in range(600)
+)
 
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def status_line(status: int, reason: bytes = b"") -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is not None:
-        return line
+    if 0 <= status < 600:
+        line = _STATUS_LINES[status]
+        if line:
+            return line
     return b"HTTP/1.1 %d %s\r\n" % (status, reason or b"Unknown")
 
 

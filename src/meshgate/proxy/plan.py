@@ -8,6 +8,7 @@ which would walk the whole frozen dataclass on every request).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from meshgate import ir
 from meshgate.proxy.cors import CompiledCors
@@ -92,4 +93,4 @@ def build(route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
     )
 
 
-plans = PlanCache()
+plans: Final = PlanCache()  # Final: importers read a C static, not the module dict, per request

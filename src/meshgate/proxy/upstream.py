@@ -29,8 +29,6 @@ from ipaddress import ip_address
 from random import Random
 from typing import TYPE_CHECKING, Final
 
-import httptools
-
 from meshgate import ir
 from meshgate.proxy import balancer, upstream_tls
 from meshgate.proxy.dns import Resolver
@@ -281,7 +279,7 @@ class UpstreamPools:
         if conn.read_paused:
             conn.resume_reading()
         if conn.head_only:
-            conn.parser = httptools.HttpResponseParser(conn)
+            conn.new_parser()
             conn.head_only = False
         if conn.closed:
             return

@@ -16,6 +16,7 @@ placed, and the connection is failed as a protocol error (Envoy treats such exce
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
@@ -45,11 +46,14 @@ class UpstreamConnection(asyncio.Protocol):
         "_chunk",
         "_detached",
         "_ended_in_read",
+        "_feed",
         "_head_buf",
         "_head_start",
         "_in_head",
         "_informational",
         "_next_start",
+        "_write",
+        "_writelines",
         "chunked",
         "closed",
         "connection",
@@ -77,6 +81,8 @@ class UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: EndpointPool) -> None:
         self.pool = pool
         self.parser = httptools.HttpResponseParser(self)
+        # bound methods held (as in http1): plain calls instead of method lookups by name
+        self._feed: Callable[[bytes], None] = self.parser.feed_data
         self.sink: Exchange | None = None
         self.tunnel: RawSink | None = None
         self.out: list[bytes] = []
@@ -106,6 +112,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        self._write: Callable[[bytes], None] = self.transport.write
+        self._writelines: Callable[[list[bytes]], None] = self.transport.writelines
         limits = self.pool.pools.limits
         self.transport.set_write_buffer_limits(high=limits.high_water, low=limits.low_water)
         sockname = transport.get_extra_info("sockname")
@@ -126,7 +134,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._chunk = data
         self._ended_in_read = False
         try:
-            self.parser.feed_data(data)
+            self._feed(data)
         except httptools.HttpParserUpgrade as exc:
             sink.on_upstream_upgrade(data[exc.args[0] :])
         except httptools.HttpParserError as exc:
@@ -152,6 +160,11 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_buf = b""
         self.transport.abort()
         sink.on_upstream_error(UpstreamProtocol(why))
+
+    def new_parser(self) -> None:
+        """A fresh parser, for a connection whose parser was left inside a message (HEAD)."""
+        self.parser = httptools.HttpResponseParser(self)
+        self._feed = self.parser.feed_data
 
     def begin(self, sink: Exchange, head_only: bool) -> None:
         """A request was sent on this connection: its response comes next."""
@@ -251,9 +264,9 @@ class UpstreamConnection(asyncio.Protocol):
         if out:
             if not self.closed:
                 if len(out) == 1:
-                    self.transport.write(out[0])
+                    self._write(out[0])
                 else:
-                    self.transport.writelines(out)
+                    self._writelines(out)
             out.clear()
 
     def pause_reading(self) -> None:

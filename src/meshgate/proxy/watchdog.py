@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from meshgate.proxy import local_reply
 from meshgate.proxy.errors import HeaderTimeout
+from meshgate.proxy.limits import clock
 
 if TYPE_CHECKING:
     from meshgate.proxy.http1 import HttpProtocol
@@ -23,7 +24,7 @@ def check(proto: HttpProtocol) -> float | None:
     if proto.closed or proto.tunnel is not None:
         return None
     limits = proto.limits
-    now = proto.loop.time()
+    now = clock()  # the clock the head and idle stamps are read on
     if proto.current is not None or proto.queue or proto.receiving is not None:
         return min(limits.idle_timeout, limits.header_read_timeout)
     if proto.in_head:
