@@ -22,7 +22,6 @@ from meshgate.proxy.access_log import (
     LogRecord,
     format_json,
     format_start_time,
-    format_text,
 )
 from meshgate.proxy.errors import (
     ConnectFailure,
@@ -35,6 +34,7 @@ from meshgate.proxy.headers import apply_edits, connection_tokens
 from meshgate.proxy.limits import Limits
 from meshgate.proxy.message import RequestHead, make_view
 from meshgate.proxy.paths import BadPath, split_target
+from meshgate.proxy.wire import TEXT_BEFORE, text_line, text_line_py
 from meshgate.routing.request import RequestView
 
 
@@ -185,17 +185,24 @@ def test_start_time_is_cached_per_second_only() -> None:
     assert format_start_time(1700000000.5) == "2023-11-14T22:13:20.500Z"  # and back
 
 
+def _text(r: LogRecord) -> str:
+    """The text line of a record's fields, as access_log.text_of hands an exchange's to text_line."""
+    line = text_line(text_line_py, *(getattr(r, name) for name in _TEXT_ORDER))
+    return line.decode("utf-8", "surrogatepass")
+
+
 def test_access_log_text_format() -> None:
-    line = format_text(_record())
+    assert len(_TEXT_ORDER) == len(TEXT_BEFORE)
+    line = _text(_record())
     assert line == (
         '[2023-11-14T22:13:20.123Z] "GET /p?q HTTP/1.1" 200 - via_upstream - "-" 0 12 3 2 '
         '"10.0.0.1" "curl" "id-1" "a.example" "127.0.0.1:9000" outbound|80||a 127.0.0.1:5000 '
         "127.0.0.1:80 10.0.0.1:4000 - r1\n"
     )
-    tokens = format_text(_record(response_code=503, response_flags="UF", upstream_service_time="")).split()
+    tokens = _text(_record(response_code=503, response_flags="UF", upstream_service_time="")).split()
     assert (tokens[4], tokens[5], tokens[12]) == ("503", "UF", "-")
     # values the C writer leaves to Python (wire.text_line_py) come out the same way
-    odd = format_text(_record(path="/caf\u00e9/\udcff", bytes_sent=2**70))
+    odd = _text(_record(path="/caf\u00e9/\udcff", bytes_sent=2**70))
     assert odd.startswith('[2023-11-14T22:13:20.123Z] "GET /caf\u00e9/\udcff HTTP/1.1" 200 ')
     assert f" 0 {2**70} 3 2 " in odd
 
@@ -226,6 +233,16 @@ _ISTIO_JSON_KEYS = [
     "downstream_remote_address",
     "requested_server_name",
     "upstream_transport_failure_reason",
+]
+
+
+# LogRecord's fields in the order of wire.TEXT_BEFORE (the arguments of text_line)
+_TEXT_ORDER = [
+    "start_time",
+    *_ISTIO_JSON_KEYS[2:9],
+    "upstream_transport_failure_reason",
+    *_ISTIO_JSON_KEYS[9:23],
+    "route_name",
 ]
 
 
@@ -297,13 +314,34 @@ def test_access_log_writes_every_flush_lines_without_waiting_for_its_timer() -> 
     async def main() -> None:
         stream = io.StringIO()
         log = AccessLog(stream, "text", flush_interval=60.0)
+        line = _text(_record()).encode()
         for _ in range(FLUSH_LINES - 1):
-            log.write(_record())
+            log.write(line)
         assert stream.getvalue() == ""  # held for the timer
-        log.write(_record())
+        log.write(line)
         assert stream.getvalue().count("\n") == FLUSH_LINES  # written at the line limit
-        log.write(_record())
+        log.write(line)
         log.close()
         assert stream.getvalue().count("\n") == FLUSH_LINES + 1
 
     asyncio.run(main())
+
+
+def test_access_log_writes_bytes_under_the_text_layer_in_order() -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=False)
+    log = AccessLog(stream, "text", flush_interval=60.0)
+    stream.write("printed first\n")  # still in the text layer when the log writes
+    line = "caf\u00e9 \u2603\n".encode()
+    log.write(line)  # no running loop: written at once
+    stream.write("printed after\n")
+    stream.flush()
+    assert raw.getvalue() == b"printed first\n" + line + b"printed after\n"
+
+
+def test_access_log_decodes_for_a_text_stream_without_bytes_under_it() -> None:
+    stream = io.StringIO()
+    log = AccessLog(stream, "text")
+    log.write("caf\u00e9\n".encode())
+    log.write("/\udcff\n".encode("utf-8", "surrogatepass"))  # what text_line_py makes of a lone surrogate
+    assert stream.getvalue() == "caf\u00e9\n/\udcff\n"

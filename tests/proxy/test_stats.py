@@ -4,12 +4,14 @@ supervisor adds up exactly."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from meshgate import ir
-from meshgate.proxy.stats import Stats, format_prometheus
+from meshgate.proxy.stats import BUCKETS, Stats, format_prometheus
 
 CLUSTER = "outbound|80||shop.default.svc.cluster.local"
 CONFIG = ir.Config(
@@ -69,3 +71,55 @@ def test_disabled_stats_count_nothing() -> None:
     stats = Stats(enabled=False)
     stats.observe(200, "", CLUSTER, 1.0, 0, 3)
     assert stats.total() == 0
+
+
+def _bucket_counts(stats: Stats, name: str) -> list[float]:
+    """The per-bucket (not cumulative) counts of `name` for the one 200 row, +Inf last."""
+    text = format_prometheus(stats, CONFIG)
+    cumulative = _samples(text, name, response_code="200", response_flags="-")
+    bounds = [*(str(int(b)) if float(b).is_integer() else str(b) for b in BUCKETS), "+Inf"]
+    values = [cumulative[le] for le in bounds]
+    return [values[0]] + [b - a for a, b in itertools.pairwise(values)]
+
+
+def test_each_value_counts_in_the_first_bucket_whose_bound_holds_it() -> None:
+    for i, bound in enumerate(BUCKETS):
+        for value, index in ((bound, i), (math.nextafter(bound, math.inf), i + 1)):
+            stats = Stats()
+            stats.observe(200, "", CLUSTER, value, math.ceil(value), math.ceil(value))
+            expected = [0.0] * (len(BUCKETS) + 1)
+            expected[index] = 1.0
+            assert _bucket_counts(stats, "istio_request_duration_milliseconds_bucket") == expected, value
+            # whole bytes: ceil(0.5) = 1 is past the 0.5 bucket, ceil of just above a bound is bound + 1
+            by_bytes = [0.0] * (len(BUCKETS) + 1)
+            by_bytes[index if value == bound and float(bound).is_integer() else i + 1] = 1.0
+            assert _bucket_counts(stats, "istio_response_bytes_bucket") == by_bytes, value
+            assert _bucket_counts(stats, "istio_request_bytes_bucket") == by_bytes, value
+
+
+def test_rows_repeat_and_alternate_without_mixing() -> None:
+    stats = Stats()
+    other = "outbound|80||other.default.svc.cluster.local"
+    for status, flags, cluster in [
+        (200, "", CLUSTER),
+        (200, "", CLUSTER),  # the same row as the last request
+        (200, "", other),  # same status, another cluster
+        (503, "", CLUSTER),  # same cluster, another status
+        (200, "UF", CLUSTER),  # flags: never the last plain row
+        (200, "", CLUSTER),
+    ]:
+        stats.observe(status, flags, cluster, 1.0, 0, 10)
+    assert stats.total(status=200, flags="") == 4 and stats.total(status=503) == 1
+    assert stats.total(flags="UF") == 1
+    assert {key: series.count for key, series in stats.series().items()} == {
+        (200, "", CLUSTER): 3,
+        (503, "", CLUSTER): 1,
+        (200, "UF", CLUSTER): 1,
+        (200, "", other): 1,
+    }
+    merged = Stats()
+    merged.observe(200, "", CLUSTER, 1.0, 0, 10)  # its last row is then added to by the merge
+    merged.merge(json.loads(json.dumps(stats.export())))
+    merged.observe(200, "", CLUSTER, 1.0, 0, 10)
+    assert merged.series()[(200, "", CLUSTER)].count == 5
+    assert merged.series()[(200, "", CLUSTER)].entry()[4 + 1] == 5  # all five in the 1 ms bucket

@@ -8,6 +8,7 @@ on generated heads that llhttp accepts, and to each other on arbitrary bytes (no
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -179,36 +180,75 @@ def test_a_forked_worker_does_not_repeat_its_parents_ids(new_id: Callable[[], by
 
 
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
-_FIELD = st.one_of(_TEXT, st.just(""), st.integers(min_value=-(2**63), max_value=2**63 - 1))
+_FIELD = st.one_of(
+    _TEXT,
+    st.just(""),
+    st.binary(max_size=40),  # header values, read as Latin-1: bytes above 0x7F become two in UTF-8
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+)
 _EPOCH = st.floats(min_value=0, max_value=253402300799.999, allow_nan=False)
+
+
+def _no_fallback(*args: object) -> bytes:
+    raise AssertionError(f"the C form refused {args!r}")
 
 
 @pytest.mark.skipif(_wire is None, reason="pure build: only the Python form")
 @settings(max_examples=400, deadline=None)
 @given(_EPOCH, st.lists(_FIELD, min_size=23, max_size=23))
-def test_text_line_implementations_agree(start_time: float, fields: list[str | int]) -> None:
-    assert _wire.text_line(start_time, *fields) == wire.text_line_py(start_time, *fields)
+def test_text_line_implementations_agree(start_time: float, fields: list[str | bytes | int]) -> None:
+    line = _wire.text_line(_no_fallback, start_time, *fields)
+    assert line == wire.text_line_py(start_time, *fields)
+    assert line.decode("utf-8").endswith("\n")  # UTF-8 whatever bytes the bytes fields hold
+
+
+def test_text_line_reads_bytes_as_latin1_and_prints_empty_fields_as_dashes() -> None:
+    fields: list[str | bytes | int] = ["GET", "/caf\u00e9", "HTTP/1.1", 200, "", b"", -3]
+    fields += [b"\xe9t\xe9", *[""] * 15]
+    expected = '[2023-11-14T22:13:20.250Z] "GET /caf\u00e9 HTTP/1.1" 200 - - -3 "\u00e9t\u00e9" '
+    assert wire.text_line_py(1700000000.25, *fields).startswith(expected.encode())
+    if _wire is not None:
+        assert _wire.text_line(_no_fallback, 1700000000.25, *fields).startswith(expected.encode())
 
 
 @pytest.mark.skipif(_wire is None, reason="pure build: only the Python form")
-def test_text_line_leaves_what_it_cannot_render_to_python() -> None:
-    plain = ["GET", "/", "HTTP/1.1", 200] + [""] * 19
-    assert _wire.text_line(1700000000.25, *plain) == wire.text_line_py(1700000000.25, *plain)
-    for start_time, fields in (
+def test_text_line_leaves_what_it_cannot_render_to_its_fallback() -> None:
+    plain: list[str | bytes | int] = ["GET", "/", "HTTP/1.1", 200, *[""] * 19]
+    refused: list[tuple[float, list[str | bytes | int]]] = [
         (1700000000.0, ["GET", "/\udcff", *plain[2:]]),  # a lone surrogate (not UTF-8 text)
         (1700000000.0, ["GET", "/", "HTTP/1.1", 2**64, *plain[4:]]),  # beyond 64 bits
         (-1.0, plain),
         (float("nan"), plain),
         (1e12, plain),  # after year 9999
-    ):
-        assert _wire.text_line(start_time, *fields) is None
+    ]
+    calls: list[tuple[object, ...]] = []
+
+    def fallback(*args: object) -> bytes:
+        calls.append(args)
+        return b"from the fallback"
+
+    for start_time, fields in refused:
+        calls.clear()
+        assert _wire.text_line(fallback, start_time, *fields) == b"from the fallback"
+        assert len(calls) == 1 and calls[0][1:] == tuple(fields)
+        assert calls[0][0] == start_time or math.isnan(start_time)
     assert wire.text_line_py(1700000000.0, "GET", "/\udcff", *plain[2:]).startswith(
-        '[2023-11-14T22:13:20.000Z] "GET /\udcff'
+        b'[2023-11-14T22:13:20.000Z] "GET /\xed\xb3\xbf'  # surrogatepass: the line is not lost
     )
+    assert wire.text_line(
+        wire.text_line_py, 1700000000.0, "GET", "/", "HTTP/1.1", 2**64, *plain[4:]
+    ).startswith(b'[2023-11-14T22:13:20.000Z] "GET / HTTP/1.1" 18446744073709551616 - ')
     with pytest.raises(TypeError):
-        _wire.text_line(1700000000.0, *plain[:-1])  # one field short
+        _wire.text_line(_no_fallback, 1700000000.0, *plain[:-1])  # one field short
     with pytest.raises(TypeError):
-        _wire.text_line(1700000000.0, b"GET", *plain[1:])  # bytes are not a field
+        _wire.text_line(_no_fallback, 1700000000.0, 2.5, *plain[1:])  # a float is not a field
+
+
+def test_text_line_without_the_c_form_is_its_fallback() -> None:
+    fields: list[str | bytes | int] = ["GET", "/", "HTTP/1.1", 200, *[""] * 19]
+    assert wire.fall_back(wire.text_line_py, 1700000000.5, *fields) == wire.text_line_py(
+        1700000000.5, *fields
+    )
 
 
 CONCATS = [wire.concat_py] + ([_wire.concat] if _wire is not None else [])

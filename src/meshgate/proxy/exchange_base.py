@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Final
 
 from meshgate import ir
 from meshgate.proxy import local_reply
-from meshgate.proxy.access_log import record_of
 from meshgate.proxy.errors import DownstreamDisconnect, ProxyError
 from meshgate.proxy.limits import clock
 from meshgate.proxy.message import RequestHead
@@ -248,7 +247,7 @@ class ExchangeBase:
             self.bytes_sent,
         )
         if ctx.access_log is not None:
-            ctx.access_log.write(record_of(self))  # type: ignore[arg-type]
+            ctx.access_log.log(self)  # type: ignore[arg-type]
         if proto.read_paused_for(proto.PAUSE_UPSTREAM | proto.PAUSE_BUFFER):
             # this exchange's backpressure must not outlive it
             proto.resume_reading(proto.PAUSE_UPSTREAM | proto.PAUSE_BUFFER)

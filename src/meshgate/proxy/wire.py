@@ -121,14 +121,24 @@ TEXT_BEFORE: Final = (
 )  # fmt: skip
 
 
-def text_line_py(start_time: float, *fields: str | int) -> str:
-    """One text access-log line; empty str fields print as "-", ints as numbers."""
+def text_line_py(start_time: float, *fields: str | bytes | int) -> bytes:
+    """One text access-log line in UTF-8; empty str or bytes fields print as "-", bytes are read as
+    Latin-1 (the request's header values), ints print as numbers. A lone surrogate (no source of the
+    gateway's makes one) is kept with surrogatepass rather than losing the line."""
     parts = [TEXT_BEFORE[0], format_start_time(start_time)]
     for before, value in zip(TEXT_BEFORE[1:], fields, strict=True):
         parts.append(before)
-        parts.append((value or "-") if isinstance(value, str) else str(value))
+        if isinstance(value, int):
+            parts.append(str(value))
+        else:
+            parts.append((value.decode("latin-1") if isinstance(value, bytes) else value) or "-")
     parts.append("\n")
-    return "".join(parts)
+    return "".join(parts).encode("utf-8", "surrogatepass")
+
+
+def fall_back(fallback: Callable[..., bytes], start_time: float, *fields: str | bytes | int) -> bytes:
+    """`text_line` without the C form: always its fallback (wire.text_line_py)."""
+    return fallback(start_time, *fields)
 
 
 def concat_py(*parts: bytes) -> bytes:
@@ -147,5 +157,5 @@ response_fields: Final[Callable[[bytes, int], ResponseFields | None]] = (
     _wire.response_fields if _HAVE_C else response_fields_py
 )
 request_id: Final[Callable[[], bytes]] = _wire.request_id if _HAVE_C else request_id_py
-text_line: Final[Callable[..., str | None]] = _wire.text_line if _HAVE_C else text_line_py
+text_line: Final[Callable[..., bytes]] = _wire.text_line if _HAVE_C else fall_back
 concat: Final[Callable[..., bytes]] = _wire.concat if _HAVE_C else concat_py
