@@ -162,6 +162,9 @@ def test_request_ids_are_uuid4(new_id: Callable[[], bytes]) -> None:
     assert all(_UUID4.match(i) for i in ids)
     assert {i[19:20] for i in ids} == {b"8", b"9", b"a", b"b"}  # every variant digit occurs
     assert {i[0:1] for i in ids} == set(b"0123456789abcdef"[i : i + 1] for i in range(16))
+    # every random digit of the 8-4-4-4-12 layout takes every value: none is stuck or misplaced
+    for at in set(range(36)) - {8, 13, 14, 18, 19, 23}:
+        assert len({i[at] for i in ids}) == 16, at
 
 
 @pytest.mark.parametrize("new_id", IDS)

@@ -188,24 +188,33 @@ static uint64_t next_random(void) { /* xoshiro256** (Blackman & Vigna) */
     return result;
 }
 
+/* "00".."ff": a UUID's 16 bytes are written two hex digits at a time */
+static char hex_pairs[512];
+
+static inline char *put_hex(char *at, uint64_t value, int bytes) {
+    for (int i = bytes - 1; i >= 0; i--) {
+        memcpy(at, hex_pairs + 2 * ((value >> (i * 8)) & 0xFF), 2);
+        at += 2;
+    }
+    return at;
+}
+
 static PyObject *request_id(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
-    static const char hex[] = "0123456789abcdef";
     uint64_t high = next_random(), low = next_random();
     high = (high & ~0xF000ULL) | 0x4000ULL;                     /* version 4 */
     low = (low & ~0xC000000000000000ULL) | 0x8000000000000000ULL; /* variant 10xx */
     char text[36];
-    int at = 0;
-    for (int i = 15; i >= 0; i--) {
-        if (at == 8 || at == 13) text[at++] = '-';
-        text[at++] = hex[(high >> (i * 4)) & 0xF];
-    }
-    text[at++] = '-';
-    for (int i = 15; i >= 0; i--) {
-        if (at == 23) text[at++] = '-';
-        text[at++] = hex[(low >> (i * 4)) & 0xF];
-    }
+    char *at = put_hex(text, high >> 32, 4); /* 8-4-4-4-12 */
+    *at++ = '-';
+    at = put_hex(at, high >> 16, 2);
+    *at++ = '-';
+    at = put_hex(at, high, 2);
+    *at++ = '-';
+    at = put_hex(at, low >> 48, 2);
+    *at++ = '-';
+    put_hex(at, low, 6);
     return PyBytes_FromStringAndSize(text, 36);
 }
 
@@ -441,6 +450,10 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_wire", NULL, -1
 PyMODINIT_FUNC PyInit__wire(void) {
     for (int i = 0; i < TEXT_FIELDS; i++) TEXT_BEFORE_SIZE[i] = (Py_ssize_t)strlen(TEXT_BEFORE[i]);
     seed();
+    for (int i = 0; i < 256; i++) {
+        hex_pairs[2 * i] = "0123456789abcdef"[i >> 4];
+        hex_pairs[2 * i + 1] = "0123456789abcdef"[i & 15];
+    }
     /* a forked worker must not repeat its parent's ids */
     pthread_atfork(NULL, NULL, seed);
     return PyModule_Create(&module_def);

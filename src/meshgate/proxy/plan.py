@@ -52,11 +52,14 @@ class RoutePlan:
 
 
 class PlanCache:
-    __slots__ = ("_plans", "_snapshot")
+    __slots__ = ("_last", "_plans", "_snapshot")
 
     def __init__(self) -> None:
         self._plans: dict[int, tuple[ir.Route, ir.Cluster, RoutePlan]] = {}
         self._snapshot: object = None
+        # the entry found last: requests to one route in a row skip the two id()s and the dict
+        # lookup (~0.45k instructions); a miss costs two identity compares
+        self._last: tuple[ir.Route, ir.Cluster, RoutePlan] | None = None
 
     def get(self, snapshot: object, route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
         """Per (route, cluster): the retry rule depends on the cluster's load balancer, and the
@@ -64,15 +67,18 @@ class PlanCache:
         if snapshot is not self._snapshot:
             self._plans = {}
             self._snapshot = snapshot
+            self._last = None
+        last = self._last
+        if last is not None and last[0] is route and last[1] is cluster:
+            return last[2]
         # one int from both identities (a tuple key cost ~0.9k instructions per request); a
         # collision is caught by the identity check below and only costs a rebuild
         key = id(route) ^ (id(cluster) << 1)
         entry = self._plans.get(key)
-        if entry is not None and entry[0] is route and entry[1] is cluster:
-            return entry[2]
-        plan = build(route, cluster)
-        self._plans[key] = (route, cluster, plan)
-        return plan
+        if entry is None or entry[0] is not route or entry[1] is not cluster:
+            entry = self._plans[key] = (route, cluster, build(route, cluster))
+        self._last = entry
+        return entry[2]
 
 
 def build(route: ir.Route, cluster: ir.Cluster) -> RoutePlan:
