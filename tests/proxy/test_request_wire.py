@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from meshgate import ir
 from meshgate.proxy import request_wire
 from meshgate.proxy.headers import HOP_BY_HOP, PLAIN_CONNECTION
-from meshgate.proxy.request_wire import XFCC, ChunkWalker, RequestFields, header_triples
+from meshgate.proxy.paths import split_target
+from meshgate.proxy.request_wire import XFCC, ChunkWalker, RequestFields, header_triples, plain_path
 from proxy.gw import Backend, Client, cluster, config, gateway, route, run
 
 try:
@@ -102,6 +103,7 @@ class _Oracle:
             j(b"user-agent", b""),
             self.count,
             self.keep_alive,
+            plain_path(self.url),
         )
 
 
@@ -144,7 +146,14 @@ def heads(draw: st.DrawFn) -> tuple[bytes, int]:
     prefix = draw(st.sampled_from([b"", b"GET /before HTTP/1.1\r\nHost: a\r\n\r\n", b"x" * 7]))
     empty_lines = draw(st.sampled_from([b"", b"\r\n", b"\r\n\r\n"]))
     method = draw(st.sampled_from([b"GET", b"POST", b"HEAD", b"OPTIONS", b"PUT"]))
-    target = draw(st.sampled_from([b"/", b"/a/b?c=d&e", b"http://h.example:8080/p?q", b"*", b"/%20x"]))
+    target = draw(
+        st.sampled_from(
+            [
+                *(b"/", b"/a/b?c=d&e", b"http://h.example:8080/p?q", b"*", b"/%20x"),
+                *(b"/a/./b", b"/x/%2e%2E/y", b"/a#f", b"/.well-known/x", b"/a%2Fb", b"/a.b/c."),
+            ]
+        )
+    )
     # several spaces around the target are accepted by llhttp; no version at all is HTTP/0.9
     version = draw(st.sampled_from([b" HTTP/1.1", b"  HTTP/1.1", b" HTTP/1.0", b" HTTP/2.0", b""]))
     gap = draw(st.sampled_from([b" ", b"  "]))
@@ -165,6 +174,9 @@ def test_request_fields_agree_with_httptools(case: tuple[bytes, int]) -> None:
     want = oracle.fields(len(head), method, version)
     for read in READERS:
         assert read(head + b"body bytes", start) == want, read
+    if want[15]:  # a plain path is one routing may take without splitting it
+        target = want[2].decode("latin-1")
+        assert split_target(target) == ("", target, "")
 
 
 @settings(max_examples=300, deadline=None)
@@ -184,7 +196,7 @@ BROWSER = (
 
 @pytest.mark.parametrize("read", READERS)
 def test_request_fields_examples(read: Callable[[bytes, int], RequestFields | None]) -> None:
-    end, method, target, version, lines, host, *rest = read(BROWSER, 0) or (0,) * 15
+    end, method, target, version, lines, host, *rest = read(BROWSER, 0) or (0,) * 16
     assert (end, method, target, version, host) == (
         len(BROWSER),
         b"GET",
@@ -194,7 +206,8 @@ def test_request_fields_examples(read: Callable[[bytes, int], RequestFields | No
     )
     # forwarded as received: not the gateway's own fields, x-envoy-*, or a client's x-forwarded-client-cert
     assert lines == b"User-Agent: Mozilla/5.0 (X11)\r\nAccept: text/html\r\nCookie: a=b\r\n"
-    length, chunked, connection, expect_continue, upgrade, xff, agent, count, keep_alive = rest
+    length, chunked, connection, expect_continue, upgrade, xff, agent, count, keep_alive, plain = rest
+    assert plain is False  # it has a query: routing splits it
     assert (length, chunked, connection, expect_continue, upgrade) == (b"", False, b"", False, b"")
     assert (xff, agent, count, keep_alive) == (b"203.0.113.7,10.0.0.1", b"Mozilla/5.0 (X11)", 10, True)
     post = b"\r\nPOST /u HTTP/1.0\r\nHost: a\r\nHost: b\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n"

@@ -6,7 +6,8 @@
  *
  *   request_fields(head, start)
  *       -> (end, method, target, version, lines, host, content_length, chunked, connection,
- *           expect_continue, upgrade, x_forwarded_for, user_agent, count, keep_alive) | None
+ *           expect_continue, upgrade, x_forwarded_for, user_agent, count, keep_alive,
+ *           plain_path) | None
  *       Reads a request head that httptools (llhttp) has already accepted, so that the parser needs
  *       no on_url/on_header callbacks: those were two Python calls per header line plus the
  *       tuple and the list they fill (~1.4k instructions per header, bench/results/README.md).
@@ -69,6 +70,18 @@ static void connection_flags(const char *v, Py_ssize_t n, int *close, int *keep_
         if (comma == NULL) return;
         v = comma + 1;
     }
+}
+
+/* request_wire.plain_path: a target that paths.split_target leaves as it is (origin-form, no query,
+ * no fragment, no "/." or "%2" that could make a dot-segment) */
+static int plain_path(const char *t, Py_ssize_t n) {
+    if (n == 0 || t[0] != '/') return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (c == '?' || c == '#') return 0;
+        if (i + 1 < n && ((c == '/' && t[i + 1] == '.') || (c == '%' && t[i + 1] == '2'))) return 0;
+    }
+    return 1;
 }
 
 /* A field whose repeated lines are joined with "," (RFC 9110 §5.3); a copy only from the second on */
@@ -196,7 +209,7 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
     /* llhttp_should_keep_alive: HTTP/1.1 and later minors unless "close"; else only with
      * "keep-alive" (requests never need the connection's end to delimit them) */
     int keeps = version_number / 10 > 0 && version_number % 10 > 0 ? !close : keep_alive;
-    PyObject *items[15] = {
+    PyObject *items[16] = {
         PyLong_FromSsize_t(p - base),
         PyBytes_FromStringAndSize(method, method_n),
         PyBytes_FromStringAndSize(target, target_n),
@@ -212,8 +225,9 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
         joined_bytes(&agent),
         PyLong_FromSsize_t(count),
         Py_NewRef(keeps ? Py_True : Py_False),
+        Py_NewRef(plain_path(target, target_n) ? Py_True : Py_False),
     };
-    result = tuple_of(items, 15);
+    result = tuple_of(items, 16);
     goto done;
 
 unparsable:

@@ -137,6 +137,7 @@ def read_head(
         agent,
         count,
         keep_alive,
+        plain,
     ) = fields
     head = RequestHead()
     head.raw = data[start:end]
@@ -153,14 +154,18 @@ def read_head(
     error: ProxyError | None = None
     if len(url) > limits.max_request_line:
         error = HeaderTooLarge("request line too long")
-    try:
-        authority, path, head.query = split_target(target)
-        head.path = path
-        if path == target:  # no query, nothing normalized: the target goes upstream as received
-            head.target_bytes = url
-    except DownstreamError as exc:
-        error = error or exc
-        authority = ""
+    authority = ""
+    if plain:  # what split_target would answer, without its searches (~0.6k instructions)
+        head.path = target
+        head.target_bytes = url  # the target goes upstream as received
+    else:
+        try:
+            authority, path, head.query = split_target(target)
+            head.path = path
+            if path == target:  # nothing normalized: the target goes upstream as received
+                head.target_bytes = url
+        except DownstreamError as exc:
+            error = error or exc
     if not authority:
         authority = host.decode("latin-1")
         head.authority_bytes = host

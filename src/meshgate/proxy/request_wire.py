@@ -23,10 +23,10 @@ from meshgate.proxy.headers import PLAIN_CONNECTION, Header
 # (end of the head, method, target, version as major*10+minor, forwarded lines "name: value\r\n" as
 #  one block, host, content-length as sent, chunked, Connection values naming fields to drop, Expect is
 #  100-continue, upgrade, x-forwarded-for, user-agent, header count, keep-alive as llhttp's
-#  should_keep_alive() answers it); repeated fields joined with "," (the host: the last one), absent
-#  ones b""
+#  should_keep_alive() answers it, the target is a plain path); repeated fields joined with "," (the
+#  host: the last one), absent ones b""
 RequestFields = tuple[
-    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int, bool
+    int, bytes, bytes, int, bytes, bytes, bytes, bool, bytes, bool, bytes, bytes, bytes, int, bool, bool
 ]
 
 XFCC: Final = b"x-forwarded-client-cert"
@@ -90,6 +90,7 @@ def request_fields_py(head: bytes, start: int) -> RequestFields | None:
                 # llhttp_should_keep_alive: HTTP/1.1 and later minors unless "close"; else only
                 # with "keep-alive" (requests never need the connection's end to delimit them)
                 not close if number // 10 > 0 and number % 10 > 0 else keep_alive,
+                plain_path(target),
             )
         nl = head.find(b"\n", at)
         if nl <= at:
@@ -136,6 +137,18 @@ def request_line(line: bytes) -> tuple[bytes, bytes, int] | None:
     if not target or (number == 9 and b" " in target):
         return None
     return method, target, number
+
+
+def plain_path(target: bytes) -> bool:
+    """The target is a path that paths.split_target leaves as it is (origin-form, no query, no
+    fragment, nothing that could be a dot-segment): routing can take it without splitting it."""
+    return (
+        target.startswith(b"/")
+        and b"?" not in target
+        and b"#" not in target
+        and b"/." not in target
+        and b"%2" not in target
+    )
 
 
 def connection_flags(value: bytes) -> tuple[bool, bool]:
