@@ -200,3 +200,21 @@ def test_in_flight_accounting_returns_to_zero() -> None:
                 assert all(pool.active == 0 for pool in state.pools)
 
     run(main())
+
+
+def test_a_retry_counts_its_attempt_in_the_gateways_line_not_in_a_client_value() -> None:
+    """The attempt-count line is rewritten where the gateway wrote it: a client header whose value
+    holds the same text comes earlier in the head and must reach the backend as sent."""
+
+    async def main() -> None:
+        script = Script("flaky", answer=lambda n, seen: (503 if n == 1 else 200, 0.0))
+        async with script.backend() as backend:
+            svc = cluster("flaky", backend.port)
+            r = route("r", svc, retries=_policy(2, "5xx"))
+            async with gateway(config([r], [svc])) as gw:
+                response = await fetch(gw.port, "/", x_note="x-envoy-attempt-count: 1")
+        assert response.status == 200
+        assert [s.headers["x-envoy-attempt-count"] for s in script.seen] == ["1", "2"]
+        assert [s.headers["x-note"] for s in script.seen] == ["x-envoy-attempt-count: 1"] * 2
+
+    run(main())

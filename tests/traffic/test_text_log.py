@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from meshgate.proxy.access_log import AccessLog
-from proxy.gw import cluster, config, fetch, gateway, route, run
+from proxy.gw import Client, cluster, config, fetch, gateway, route, run
 
 from .traffic_helpers import Script
 
@@ -55,3 +55,28 @@ def test_text_lines_of_real_exchanges_in_a_file(tmp_path: Path) -> None:
     assert ok[19] == b"r1" and int(ok[7]) > 0  # bytes sent
     assert missing[3:6] == (b"404", b"NR", b"route_not_found")
     assert missing[9] == b"-" and missing[14] == b"-" and missing[15] == b"-"  # no upstream
+
+
+def test_refused_requests_log_the_target_they_sent(tmp_path: Path) -> None:
+    """A target that is not a path (400) and a head too large to read (431): the line shows the
+    target as sent, not a path the gateway never read."""
+    path = tmp_path / "access.log"
+
+    async def main() -> None:
+        svc = cluster("shop", 1)
+        with path.open("w", encoding="utf-8") as stream:
+            log = AccessLog(stream, "text", flush_interval=0.01)
+            async with gateway(config([route("r1", svc)], [svc]), access_log=log) as gw:
+                for request in (
+                    b"GET not-a-path HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                    b"GET /big HTTP/1.1\r\nHost: a.example\r\nX-Big: " + b"x" * 70_000 + b"\r\n\r\n",
+                ):
+                    async with Client(gw.port) as client:
+                        client.send(request)
+                        await client.read_until(b"\r\n\r\n")
+            log.close()
+
+    run(main())
+    lines = path.read_bytes().splitlines()
+    assert [line.split(b'"')[1] for line in lines] == [b"GET not-a-path HTTP/1.1", b"GET /big HTTP/1.1"]
+    assert [line.split(b'" ')[1].split()[0] for line in lines] == [b"400", b"431"]

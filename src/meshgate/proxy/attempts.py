@@ -77,9 +77,11 @@ class RetryingExchange(ExchangeBase):
             return
         self.pool = pool
         n = self.attempt
-        self.up_head = self.up_head.replace(
-            b"x-envoy-attempt-count: %d\r\n" % (n - 1), b"x-envoy-attempt-count: %d\r\n" % n, 1
-        )
+        # rewritten where build_request_head put it, not at the first match: a client's header
+        # value can hold "x-envoy-attempt-count: 1" too, and comes earlier in the head
+        at, head, old = self.attempt_at, self.up_head, b"x-envoy-attempt-count: %d\r\n" % (n - 1)
+        assert head.startswith(old, at)
+        self.up_head = head[:at] + b"x-envoy-attempt-count: %d\r\n" % n + head[at + len(old) :]
         replay = self.replay or []
         self.body_buffer, self.buffered = list(replay), self.replay_size
         self.retried = False

@@ -63,6 +63,7 @@ class ExchangeBase:
     request_id = b""
     xff = b""
     up_head = b""
+    attempt_at = -1  # where up_head's x-envoy-attempt-count line starts: retries rewrite it there
     service_time = -1
     sent_at = 0.0
     ended_at = 0.0  # limits.clock() when the exchange finished (read by the access log)

@@ -97,7 +97,20 @@ def build_request_head(
     if head.connection or edits is not None:
         request_line = b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (head.method_bytes, target_bytes, authority_bytes)
         gateway = _gateway_lines(exchange, extra)
-        return upstream_request_head(request_line, head, gateway, edits or (), framing)
+        out = upstream_request_head(request_line, head, gateway, edits or (), framing)
+    else:
+        out = _plain_request_head(exchange, target_bytes, authority_bytes, extra, framing)
+    # both end with the attempt line, the framing lines and the blank line: where a retry finds its
+    # line (a client's header value may hold the same text, earlier in the head)
+    exchange.attempt_at = len(out) - len(_ATTEMPT) - len(framing) - 2
+    return out
+
+
+def _plain_request_head(
+    exchange: Exchange, target_bytes: bytes, authority_bytes: bytes, extra: bytes, framing: bytes
+) -> bytes:
+    """No Connection list, no header edits: the head is one concat."""
+    head = exchange.head
     proto = exchange.proto
     return concat(  # _gateway_lines' lines inside the head's one concat: each copied once
         head.method_bytes,
