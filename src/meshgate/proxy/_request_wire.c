@@ -114,6 +114,19 @@ static PyObject *joined_bytes(const struct joined *field) {
     return PyBytes_FromStringAndSize(field->present ? field->text : "", field->present ? field->n : 0);
 }
 
+/* The bytes of the last request's method, Host and User-Agent: most requests repeat them, and the
+ * same object again costs no allocation, no free, and compares by identity (message.read_head) */
+static PyObject *last_method, *last_host, *last_agent;
+
+static PyObject *repeated_bytes(PyObject **last, const char *text, Py_ssize_t n) {
+    PyObject *kept = *last;
+    if (kept != NULL && PyBytes_GET_SIZE(kept) == n && memcmp(PyBytes_AS_STRING(kept), text, (size_t)n) == 0)
+        return Py_NewRef(kept);
+    PyObject *fresh = PyBytes_FromStringAndSize(text, n);
+    if (fresh != NULL) Py_XSETREF(*last, Py_NewRef(fresh));
+    return fresh;
+}
+
 #define JOINED 7 /* host, content_length, connection, expect, upgrade, x_forwarded_for, user_agent */
 
 static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -211,18 +224,18 @@ static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssiz
     int keeps = version_number / 10 > 0 && version_number % 10 > 0 ? !close : keep_alive;
     PyObject *items[16] = {
         PyLong_FromSsize_t(p - base),
-        PyBytes_FromStringAndSize(method, method_n),
+        repeated_bytes(&last_method, method, method_n),
         PyBytes_FromStringAndSize(target, target_n),
         PyLong_FromLong(version_number),
         PyBytes_FromStringAndSize(out.data, out.used),
-        joined_bytes(&host),
+        repeated_bytes(&last_host, host.present ? host.text : "", host.present ? host.n : 0),
         joined_bytes(&length),
         Py_NewRef(chunked ? Py_True : Py_False),
         joined_bytes(&connection),
         Py_NewRef(expect_continue ? Py_True : Py_False),
         joined_bytes(&upgrade),
         joined_bytes(&xff),
-        joined_bytes(&agent),
+        repeated_bytes(&last_agent, agent.present ? agent.text : "", agent.present ? agent.n : 0),
         PyLong_FromSsize_t(count),
         Py_NewRef(keeps ? Py_True : Py_False),
         Py_NewRef(plain_path(target, target_n) ? Py_True : Py_False),

@@ -147,6 +147,7 @@ def build_response_head(
     head = exchange.head
     length = conn.length
     mode, close_delimited = NONE, False
+    content_length = b""  # a Content-Length forwarded as is: its line is written as three parts
     if status == 101:
         framing = b"connection: upgrade\r\nupgrade: %s\r\n" % head.upgrade
     else:
@@ -156,7 +157,8 @@ def build_response_head(
                 framing = _CHUNKED_LINE
         elif length:
             mode = LENGTH
-            framing = _CONTENT_LENGTH + length + _CRLF  # concatenation: bytes % parses its format each time
+            framing = b""
+            content_length = length
         else:  # chunked, or delimited by the backend closing: chunked toward the client
             mode = CHUNKED
             close_delimited = not conn.chunked
@@ -171,13 +173,32 @@ def build_response_head(
     if conn.connection or extra is not None or not plan.plain_response:
         edits = plan.response_edits(decision.route, decision.destination, extra)
         gateway = server_lines + service_time
+        if content_length:
+            framing = _CONTENT_LENGTH + content_length + _CRLF + framing
         return downstream_response_head(status, conn, gateway, edits, framing), mode, close_delimited
+    # the Content-Length line as parts of the one concat (not bytes built first: ~0.15k)
+    name = end = b""
+    if content_length:
+        name, end = _CONTENT_LENGTH, _CRLF
     status_line = local_reply.status_line(status)
     if conn.has_date:
-        out = concat(status_line, conn.lines, server_lines, service_time, framing, _CRLF)
+        out = concat(
+            status_line, conn.lines, server_lines, service_time, name, content_length, end, framing, _CRLF
+        )
     else:
         date = concat(b"date: ", local_reply.date_header(), _CRLF)
-        out = concat(status_line, conn.lines, date, server_lines, service_time, framing, _CRLF)
+        out = concat(
+            status_line,
+            conn.lines,
+            date,
+            server_lines,
+            service_time,
+            name,
+            content_length,
+            end,
+            framing,
+            _CRLF,
+        )
     return out, mode, close_delimited
 
 
