@@ -39,7 +39,9 @@ RESPONSE_OWNED = HOP_BY_HOP | {b"content-length", b"server", b"date"}
 _ENVOY_PREFIX = b"x-envoy-"  # external requests may not steer the gateway (8.4)
 _PLAIN_TOKENS = frozenset({b"keep-alive", b"close", b"upgrade"})  # Connection values naming no field
 PLAIN_CONNECTION: Final = _PLAIN_TOKENS
-_ATTEMPT = b"x-envoy-attempt-count: 1\r\n"
+# the first attempt's line; every upstream head ends with it, its framing lines and the blank line
+# (request_head.build_request_head records where, for a retry to count up there)
+ATTEMPT_LINE: Final = b"x-envoy-attempt-count: 1\r\n"
 
 
 class _Head(Protocol):
@@ -108,7 +110,7 @@ def upstream_request_head(
             kept = apply_edits(kept, edit)
     parts = [request_line]
     _emit(parts, kept)
-    parts += (_ATTEMPT, framing, b"\r\n")
+    parts += (ATTEMPT_LINE, framing, b"\r\n")
     return b"".join(parts)
 
 

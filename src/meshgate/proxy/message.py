@@ -159,15 +159,13 @@ def read_head(
     authority = ""
     if plain:  # what split_target would answer, without its searches (~0.6k instructions)
         head.path = target
-        head.target_bytes = url  # the target goes upstream as received
     else:
         try:
-            authority, path, head.query = split_target(target)
-            head.path = path
-            if path == target:  # nothing normalized: the target goes upstream as received
-                head.target_bytes = url
+            authority, head.path, head.query = split_target(target)
         except DownstreamError as exc:
             error = error or exc
+    if head.path == target:  # no query, nothing normalized: the target goes upstream as received
+        head.target_bytes = url
     if not authority:
         authority = _last_host.text_of(host)
         head.authority_bytes = host

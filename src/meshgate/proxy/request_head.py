@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from meshgate import ir, routing
 from meshgate.proxy import local_reply
 from meshgate.proxy.exchange_base import CHUNKED, LENGTH, NONE
-from meshgate.proxy.headers import downstream_response_head, upstream_request_head
+from meshgate.proxy.headers import ATTEMPT_LINE, downstream_response_head, upstream_request_head
 from meshgate.proxy.wire import concat
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 _CRLF: Final = b"\r\n"
 _CONTENT_LENGTH: Final = b"content-length: "
 _CHUNKED_LINE: Final = b"transfer-encoding: chunked\r\n"
-_ATTEMPT: Final = b"x-envoy-attempt-count: 1\r\n"
 # "x-envoy-upstream-service-time" values, rendered once: the common case is under a second
 _SERVICE_TIMES: Final = tuple(b"%d\r\n" % millis for millis in range(1000))
 _cookie_bits = random.getrandbits  # the module's generator: reseeded after a fork
@@ -102,7 +101,7 @@ def build_request_head(
         out = _plain_request_head(exchange, target_bytes, authority_bytes, extra, framing)
     # both end with the attempt line, the framing lines and the blank line: where a retry finds its
     # line (a client's header value may hold the same text, earlier in the head)
-    exchange.attempt_at = len(out) - len(_ATTEMPT) - len(framing) - 2
+    exchange.attempt_at = len(out) - len(ATTEMPT_LINE) - len(framing) - 2
     return out
 
 
@@ -130,7 +129,7 @@ def _plain_request_head(
         proto.client_ip_bytes,
         b"\r\n",
         extra,
-        _ATTEMPT,
+        ATTEMPT_LINE,
         framing,
         _CRLF,
     )
