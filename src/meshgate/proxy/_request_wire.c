@@ -129,11 +129,8 @@ static PyObject *repeated_bytes(PyObject **last, const char *text, Py_ssize_t n)
 
 #define JOINED 7 /* host, content_length, connection, expect, upgrade, x_forwarded_for, user_agent */
 
-static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    const char *base, *p, *limit;
-    int readable = head_arguments(args, nargs, "request_fields(head: bytes, start: int)", &base, &p, &limit);
-    if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
+/* The request head at p (base: the start of the bytes object), as request_fields answers */
+static PyObject *read_request(const char *base, const char *p, const char *limit) {
     while (p < limit && (*p == '\r' || *p == '\n')) p++; /* empty lines before it (RFC 9112 §2.2) */
 
     /* the request line: method SP target SP "HTTP/d.d", CRLF; no version is HTTP/0.9 (llhttp reads
@@ -252,12 +249,61 @@ done:
     return result;
 }
 
+static PyObject *request_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    const char *base, *p, *limit;
+    int readable = head_arguments(args, nargs, "request_fields(head: bytes, start: int)", &base, &p, &limit);
+    if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
+    return read_request(base, p, limit);
+}
+
+/* The methods a lone request may have: common ones llhttp knows, none with a meaning of its own for
+ * the connection (CONNECT) */
+static int plain_method(const char *m, Py_ssize_t n) {
+    switch (n) {
+    case 3: return memcmp(m, "GET", 3) == 0 || memcmp(m, "PUT", 3) == 0;
+    case 4: return memcmp(m, "HEAD", 4) == 0 || memcmp(m, "POST", 4) == 0;
+    case 5: return memcmp(m, "PATCH", 5) == 0;
+    case 6: return memcmp(m, "DELETE", 6) == 0;
+    case 7: return memcmp(m, "OPTIONS", 7) == 0;
+    default: return 0;
+    }
+}
+
+/* lone_request(data) -> the fields of request_fields(data, 0) | None
+ * When `data` is exactly one complete request head in the strict reading (_wire_util.h): a plain
+ * method, one space, an origin-form target of visible ASCII, one space, "HTTP/1.1" CRLF, strict
+ * header lines; no Content-Length or Transfer-Encoding (no body), no Upgrade or Expect, Connection
+ * at most "keep-alive". llhttp would accept such a head and end the message at its last byte, so
+ * http1.py serves it without feeding llhttp. None: anything else (the caller feeds llhttp). */
+static PyObject *lone_request(PyObject *module, PyObject *data) {
+    (void)module;
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "lone_request(data: bytes)");
+        return NULL;
+    }
+    const char *base = PyBytes_AS_STRING(data), *p = base, *limit = base + PyBytes_GET_SIZE(data);
+    const char *method = p;
+    while (*p >= 'A' && *p <= 'Z') p++;
+    if (*p != ' ' || !plain_method(method, p - method) || p[1] != '/') Py_RETURN_NONE;
+    p++;
+    while (char_class[(unsigned char)*p] & TARGET) p++;
+    if (limit - p < 11 || memcmp(p, " HTTP/1.1\r\n", 11) != 0) Py_RETURN_NONE;
+    struct strict_lines found;
+    if (!strict_lines(p + 11, limit, &found) || found.end != limit || found.lengths) Py_RETURN_NONE;
+    return read_request(base, base, limit);
+}
+
 static PyMethodDef methods[] = {
     {"request_fields", (PyCFunction)(void (*)(void))request_fields, METH_FASTCALL,
      "request_fields(head, start) -> the fields of the request head at head[start:] | None"},
+    {"lone_request", lone_request, METH_O, "lone_request(data) -> request_fields(data, 0) when data is one strict head"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_request_wire", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__request_wire(void) { return PyModule_Create(&module_def); }
+PyMODINIT_FUNC PyInit__request_wire(void) {
+    char_class_init();
+    return PyModule_Create(&module_def);
+}

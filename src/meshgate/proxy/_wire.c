@@ -56,12 +56,9 @@ static int ends_with_chunked(const char *v, Py_ssize_t n) {
     return n >= 7 && equal_lower(v + n - 7, 7, "chunked");
 }
 
-static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    (void)module;
-    const char *base, *p, *limit;
-    int readable = head_arguments(args, nargs, "response_fields(head: bytes, start: int)", &base, &p, &limit);
-    if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
-
+/* The response head at p (base: the start of the bytes object), as response_fields answers; with
+ * `length` >= 0 (lone_response) that number follows as a tenth item */
+static PyObject *read_response(const char *base, const char *p, const char *limit, long long length_number) {
     /* the status line: "HTTP/d.d ddd" then anything to the line end */
     if (limit - p < 12 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[8] != ' ') Py_RETURN_NONE;
     for (int i = 9; i < 12; i++)
@@ -127,7 +124,7 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         p = nl + 1;
     }
 
-    PyObject *items[9] = {
+    PyObject *items[10] = {
         PyLong_FromSsize_t(p - base),
         PyLong_FromLong(status),
         Py_NewRef(http11 ? Py_True : Py_False),
@@ -137,8 +134,9 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
         PyBytes_FromStringAndSize(joined ? joined : (connection ? connection : ""), joined_n),
         Py_NewRef(has_date ? Py_True : Py_False),
         PyBytes_FromStringAndSize(upgrade ? upgrade : "", upgrade_n),
+        length_number >= 0 ? PyLong_FromLongLong(length_number) : NULL,
     };
-    result = tuple_of(items, 9);
+    result = tuple_of(items, length_number >= 0 ? 10 : 9);
     goto done;
 
 nomemory:
@@ -150,6 +148,53 @@ done:
     lines_free(&out);
     PyMem_Free(joined);
     return result;
+}
+
+static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    const char *base, *p, *limit;
+    int readable = head_arguments(args, nargs, "response_fields(head: bytes, start: int)", &base, &p, &limit);
+    if (readable <= 0) return readable < 0 ? NULL : Py_NewRef(Py_None);
+    return read_response(base, p, limit, -1);
+}
+
+/* ---- lone_response -------------------------------------------------------------------------- */
+
+/* lone_response(data) -> response_fields(data, 0) + (content_length,) | None
+ * When `data` starts with a complete response head in the strict reading (_wire_util.h) that frames
+ * its body by one Content-Length of at most 15 digits and is followed by no more than that body:
+ * "HTTP/1.1 " a status 200-599 other than 204 and 304 (no 1xx, no 101: nothing but this one message),
+ * an optional reason of field-value bytes, CRLF, strict header lines (no Transfer-Encoding, no
+ * Upgrade, Connection at most "keep-alive": the connection stays reusable). llhttp would read such a
+ * response the same way, so upstream_conn.py takes it, and its body, without feeding llhttp. None:
+ * anything else (the caller feeds llhttp). */
+static PyObject *lone_response(PyObject *module, PyObject *data) {
+    (void)module;
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "lone_response(data: bytes)");
+        return NULL;
+    }
+    const char *base = PyBytes_AS_STRING(data), *p = base, *limit = base + PyBytes_GET_SIZE(data);
+    if (limit - p < 14 || memcmp(p, "HTTP/1.1 ", 9) != 0) Py_RETURN_NONE;
+    for (int i = 9; i < 12; i++)
+        if (p[i] < '0' || p[i] > '9') Py_RETURN_NONE;
+    int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    if (status < 200 || status > 599 || status == 204 || status == 304) Py_RETURN_NONE;
+    p += 12;
+    if (*p == ' ')
+        while (char_class[(unsigned char)*++p] & VALUE) {}
+    if (p[0] != '\r' || p[1] != '\n') Py_RETURN_NONE;
+    struct strict_lines found;
+    if (!strict_lines(p + 2, limit, &found) || found.lengths != 1 || found.length_n < 1 || found.length_n > 15)
+        Py_RETURN_NONE;
+    long long length = 0;
+    for (Py_ssize_t i = 0; i < found.length_n; i++) {
+        char c = found.length[i];
+        if (c < '0' || c > '9') Py_RETURN_NONE;
+        length = length * 10 + (c - '0');
+    }
+    if (limit - found.end > length) Py_RETURN_NONE; /* bytes after the body: llhttp says what they are */
+    return read_response(base, base, limit, length);
 }
 
 /* ---- request_id ----------------------------------------------------------------------------- */
@@ -438,6 +483,8 @@ static PyMethodDef methods[] = {
     {"response_fields", (PyCFunction)(void (*)(void))response_fields, METH_FASTCALL,
      "response_fields(head, start) -> (end, status, http11, lines, length, chunked, connection, has_date, "
      "upgrade) | None"},
+    {"lone_response", lone_response, METH_O,
+     "lone_response(data) -> response_fields(data, 0) + (content_length,) when data starts with one strict head"},
     {"concat", (PyCFunction)(void (*)(void))concat, METH_FASTCALL, "concat(*parts) -> b''.join(parts)"},
     {"request_id", request_id, METH_NOARGS, "request_id() -> a version-4 UUID as 36 bytes of hex"},
     {"text_line", (PyCFunction)(void (*)(void))text_line, METH_FASTCALL,
@@ -448,6 +495,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_wire", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__wire(void) {
+    char_class_init();
     for (int i = 0; i < TEXT_FIELDS; i++) TEXT_BEFORE_SIZE[i] = (Py_ssize_t)strlen(TEXT_BEFORE[i]);
     seed();
     for (int i = 0; i < 256; i++) {

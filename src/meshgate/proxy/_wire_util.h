@@ -114,4 +114,77 @@ failed:
     return NULL;
 }
 
+/* ---- the strict reading: heads llhttp accepts, and reads, the same way byte for byte ------------
+ * A lone head (http1.py, upstream_conn.py) is handled without llhttp, so what is read as one must be
+ * a head llhttp would accept with the same meaning: a deliberately narrow subset of its grammar
+ * (checked against httptools by tests/proxy/test_lone_heads.py). Anything outside it goes through
+ * llhttp as before, which accepts or refuses it. */
+
+enum { TOKEN = 1, VALUE = 2, TARGET = 4 };
+
+/* tchar (RFC 9110 §5.6.2); field-value bytes llhttp takes (HTAB, SP, VCHAR, obs-text); target bytes
+ * (VCHAR: what llhttp's strict URL reading takes). NUL is in no class, so every scan stops at the
+ * NUL CPython keeps after a bytes object's last byte: no bounds check inside the loops. */
+static unsigned char char_class[256];
+
+static void char_class_init(void) {
+    for (int c = 0x21; c <= 0x7e; c++) char_class[c] = VALUE | TARGET;
+    for (int c = 0x80; c <= 0xff; c++) char_class[c] = VALUE;
+    char_class['\t'] = char_class[' '] = VALUE;
+    for (const char *t = "!#$%&'*+-.^_`|~"; *t; t++) char_class[(unsigned char)*t] |= TOKEN;
+    for (int c = '0'; c <= '9'; c++) char_class[c] |= TOKEN;
+    for (int c = 'a'; c <= 'z'; c++) char_class[c] |= TOKEN, char_class[c - 32] |= TOKEN;
+}
+
+/* What the strict reading of a header block found */
+struct strict_lines {
+    const char *end;    /* just past the empty line */
+    const char *length; /* the Content-Length value, OWS trimmed */
+    Py_ssize_t length_n;
+    int lengths; /* Content-Length lines */
+};
+
+/* The header lines from p to the empty line, each `token ":" value CRLF` (no obs-fold, no bare LF, no
+ * space before the colon), none of them Transfer-Encoding, Upgrade, Expect or Proxy-Connection, and
+ * Connection only as "keep-alive". 1 with *found filled in, else 0. `p` lies in a bytes object. */
+static int strict_lines(const char *p, const char *limit, struct strict_lines *found) {
+    found->lengths = 0;
+    for (;;) {
+        if (p[0] == '\r' && p[1] == '\n' && limit - p >= 2) {
+            found->end = p + 2;
+            return 1;
+        }
+        const char *name = p;
+        while (char_class[(unsigned char)*p] & TOKEN) p++;
+        Py_ssize_t name_n = p - name;
+        if (name_n == 0 || *p != ':') return 0;
+        const char *value = ++p;
+        while (char_class[(unsigned char)*p] & VALUE) p++;
+        if (p[0] != '\r' || p[1] != '\n' || limit - p < 2) return 0;
+        const char *value_end = p;
+        p += 2;
+        switch (name_n) {
+        case 6: if (equal_lower(name, 6, "expect")) return 0; break;
+        case 7: if (equal_lower(name, 7, "upgrade")) return 0; break;
+        case 10:
+            if (equal_lower(name, 10, "connection")) {
+                trim_ows(&value, &value_end);
+                if (!equal_lower(value, value_end - value, "keep-alive")) return 0;
+            }
+            break;
+        case 14:
+            if (equal_lower(name, 14, "content-length")) {
+                trim_ows(&value, &value_end);
+                found->length = value;
+                found->length_n = value_end - value;
+                found->lengths++;
+            }
+            break;
+        case 16: if (equal_lower(name, 16, "proxy-connection")) return 0; break;
+        case 17: if (equal_lower(name, 17, "transfer-encoding")) return 0; break;
+        default: break;
+        }
+    }
+}
+
 #endif

@@ -236,6 +236,12 @@ class ChunkWalker:
         return -1
 
 
+def no_lone_request(data: bytes) -> RequestFields | None:
+    """Without the C form every request goes through llhttp (`_request_wire.lone_request` says when
+    one need not)."""
+    return None
+
+
 try:
     from meshgate.proxy import _request_wire
 
@@ -245,4 +251,7 @@ except ImportError:  # MESHGATE_PURE builds: the Python forms above
 
 request_fields: Final[Callable[[bytes, int], RequestFields | None]] = (
     _request_wire.request_fields if _HAVE_C else request_fields_py
+)
+lone_request: Final[Callable[[bytes], RequestFields | None]] = (
+    _request_wire.lone_request if _HAVE_C else no_lone_request
 )

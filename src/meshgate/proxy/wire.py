@@ -23,6 +23,8 @@ from meshgate.proxy.headers import PLAIN_CONNECTION, RESPONSE_OWNED
 #  content-length as sent or b"", chunked, Connection value naming fields to drop or b"",
 #  date present, Upgrade value or b"")
 ResponseFields = tuple[int, int, bool, bytes, bytes, bool, bytes, bool, bytes]
+# ResponseFields and the Content-Length as a number (lone_response)
+LoneResponse = tuple[int, int, bool, bytes, bytes, bool, bytes, bool, bytes, int]
 
 # The fields the gateway owns that are neither read for framing nor kept (date is kept)
 _DROPPED = RESPONSE_OWNED - {b"content-length", b"transfer-encoding", b"upgrade", b"connection", b"date"}
@@ -141,6 +143,12 @@ def fall_back(fallback: Callable[..., bytes], start_time: float, *fields: str | 
     return fallback(start_time, *fields)
 
 
+def no_lone_response(data: bytes) -> LoneResponse | None:
+    """Without the C form every response goes through llhttp (`_wire.lone_response` says when one
+    need not)."""
+    return None
+
+
 def concat_py(*parts: bytes) -> bytes:
     return b"".join(parts)
 
@@ -155,6 +163,9 @@ except ImportError:  # MESHGATE_PURE build: the Python forms above
 # Final: compiled importers read them as C statics instead of a globals-dict lookup per call
 response_fields: Final[Callable[[bytes, int], ResponseFields | None]] = (
     _wire.response_fields if _HAVE_C else response_fields_py
+)
+lone_response: Final[Callable[[bytes], LoneResponse | None]] = (
+    _wire.lone_response if _HAVE_C else no_lone_response
 )
 request_id: Final[Callable[[], bytes]] = _wire.request_id if _HAVE_C else request_id_py
 text_line: Final[Callable[..., bytes]] = _wire.text_line if _HAVE_C else fall_back
