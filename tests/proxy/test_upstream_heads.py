@@ -38,12 +38,12 @@ RESPONSE = (
 )
 
 
-class Trickle(asyncio.Protocol):
-    """Answers each request with RESPONSE cut at `cuts`, one piece per event-loop turn + 10 ms, so
+class Pieces(asyncio.Protocol):
+    """Answers each request with `reply` cut at `cuts`, one piece per event-loop turn + 10 ms, so
     the gateway receives the pieces as separate reads."""
 
-    def __init__(self, cuts: tuple[int, ...]) -> None:
-        self.cuts = cuts
+    def __init__(self, reply: bytes, cuts: tuple[int, ...]) -> None:
+        self.reply, self.cuts = reply, cuts
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -53,9 +53,8 @@ class Trickle(asyncio.Protocol):
             asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
-        bounds = (0, *self.cuts, len(RESPONSE))
-        for begin, end in itertools.pairwise(bounds):
-            self.transport.write(RESPONSE[begin:end])
+        for begin, end in itertools.pairwise((0, *self.cuts, len(self.reply))):
+            self.transport.write(self.reply[begin:end])
             await asyncio.sleep(0.01)
 
 
@@ -72,7 +71,7 @@ class Trickle(asyncio.Protocol):
 )
 def test_response_head_split_over_reads(cuts: tuple[int, ...]) -> None:
     async def main() -> None:
-        responses, accepted = await _gets(lambda: Trickle(cuts), 2)  # and the connection is reused
+        responses, accepted = await _gets(lambda: Pieces(RESPONSE, cuts), 2)  # and the connection is reused
         for response in responses:
             assert (response.status, response.body) == (200, b"hello")
             assert response.header("x-split") == "yes"

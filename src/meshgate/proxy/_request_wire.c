@@ -35,24 +35,24 @@ enum kind {
 };
 
 static enum kind classify(const char *name, Py_ssize_t n) {
-    if (n >= 8 && equal_lower(name, 8, "x-envoy-")) return DROPPED;
+    if (n >= 8 && EQUAL_LOWER(name, 8, "x-envoy-")) return DROPPED;
     switch (n) {
-    case 2: return equal_lower(name, n, "te") ? DROPPED : FORWARDED;
-    case 4: return equal_lower(name, n, "host") ? HOST : FORWARDED;
-    case 6: return equal_lower(name, n, "expect") ? EXPECT : FORWARDED;
-    case 7: return equal_lower(name, n, "upgrade") ? UPGRADE : FORWARDED;
+    case 2: return EQUAL_LOWER(name, n, "te") ? DROPPED : FORWARDED;
+    case 4: return EQUAL_LOWER(name, n, "host") ? HOST : FORWARDED;
+    case 6: return EQUAL_LOWER(name, n, "expect") ? EXPECT : FORWARDED;
+    case 7: return EQUAL_LOWER(name, n, "upgrade") ? UPGRADE : FORWARDED;
     case 10:
-        if (equal_lower(name, n, "connection")) return CONNECTION;
-        if (equal_lower(name, n, "user-agent")) return USER_AGENT;
-        return equal_lower(name, n, "keep-alive") ? DROPPED : FORWARDED;
-    case 12: return equal_lower(name, n, "x-request-id") ? DROPPED : FORWARDED;
-    case 14: return equal_lower(name, n, "content-length") ? CONTENT_LENGTH : FORWARDED;
-    case 15: return equal_lower(name, n, "x-forwarded-for") ? FORWARDED_FOR : FORWARDED;
-    case 16: return equal_lower(name, n, "proxy-connection") ? PROXY_CONNECTION : FORWARDED;
+        if (EQUAL_LOWER(name, n, "connection")) return CONNECTION;
+        if (EQUAL_LOWER(name, n, "user-agent")) return USER_AGENT;
+        return EQUAL_LOWER(name, n, "keep-alive") ? DROPPED : FORWARDED;
+    case 12: return EQUAL_LOWER(name, n, "x-request-id") ? DROPPED : FORWARDED;
+    case 14: return EQUAL_LOWER(name, n, "content-length") ? CONTENT_LENGTH : FORWARDED;
+    case 15: return EQUAL_LOWER(name, n, "x-forwarded-for") ? FORWARDED_FOR : FORWARDED;
+    case 16: return EQUAL_LOWER(name, n, "proxy-connection") ? PROXY_CONNECTION : FORWARDED;
     case 17:
-        if (equal_lower(name, n, "transfer-encoding")) return TRANSFER_ENCODING;
-        return equal_lower(name, n, "x-forwarded-proto") ? DROPPED : FORWARDED;
-    case 23: return equal_lower(name, n, "x-forwarded-client-cert") ? DROPPED : FORWARDED;
+        if (EQUAL_LOWER(name, n, "transfer-encoding")) return TRANSFER_ENCODING;
+        return EQUAL_LOWER(name, n, "x-forwarded-proto") ? DROPPED : FORWARDED;
+    case 23: return EQUAL_LOWER(name, n, "x-forwarded-client-cert") ? DROPPED : FORWARDED;
     default: return FORWARDED;
     }
 }
@@ -65,8 +65,8 @@ static void connection_flags(const char *v, Py_ssize_t n, int *close, int *keep_
         const char *comma = memchr(v, ',', (size_t)(end - v));
         const char *token = v, *token_end = comma != NULL ? comma : end;
         trim_ows(&token, &token_end);
-        if (equal_lower(token, token_end - token, "close")) *close = 1;
-        else if (equal_lower(token, token_end - token, "keep-alive")) *keep_alive = 1;
+        if (EQUAL_LOWER(token, token_end - token, "close")) *close = 1;
+        else if (EQUAL_LOWER(token, token_end - token, "keep-alive")) *keep_alive = 1;
         if (comma == NULL) return;
         v = comma + 1;
     }
@@ -215,7 +215,7 @@ static PyObject *read_request(const char *base, const char *p, const char *limit
         p = nl + 1;
     }
 
-    int expect_continue = expect.present && equal_lower(expect.text, expect.n, "100-continue");
+    int expect_continue = expect.present && EQUAL_LOWER(expect.text, expect.n, "100-continue");
     /* llhttp_should_keep_alive: HTTP/1.1 and later minors unless "close"; else only with
      * "keep-alive" (requests never need the connection's end to delimit them) */
     int keeps = version_number / 10 > 0 && version_number % 10 > 0 ? !close : keep_alive;

@@ -38,22 +38,22 @@ enum owned { NOT_OWNED, CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION, DATE, UPG
 /* headers.RESPONSE_OWNED: hop-by-hop fields, content-length, server, date */
 static enum owned classify(const char *name, Py_ssize_t n) {
     switch (n) {
-    case 2: return equal_lower(name, n, "te") ? DROPPED : NOT_OWNED;
-    case 4: return equal_lower(name, n, "date") ? DATE : NOT_OWNED;
-    case 6: return equal_lower(name, n, "server") ? DROPPED : NOT_OWNED;
-    case 7: return equal_lower(name, n, "upgrade") ? UPGRADE : NOT_OWNED;
+    case 2: return EQUAL_LOWER(name, n, "te") ? DROPPED : NOT_OWNED;
+    case 4: return EQUAL_LOWER(name, n, "date") ? DATE : NOT_OWNED;
+    case 6: return EQUAL_LOWER(name, n, "server") ? DROPPED : NOT_OWNED;
+    case 7: return EQUAL_LOWER(name, n, "upgrade") ? UPGRADE : NOT_OWNED;
     case 10:
-        if (equal_lower(name, n, "connection")) return CONNECTION;
-        return equal_lower(name, n, "keep-alive") ? DROPPED : NOT_OWNED;
-    case 14: return equal_lower(name, n, "content-length") ? CONTENT_LENGTH : NOT_OWNED;
-    case 16: return equal_lower(name, n, "proxy-connection") ? DROPPED : NOT_OWNED;
-    case 17: return equal_lower(name, n, "transfer-encoding") ? TRANSFER_ENCODING : NOT_OWNED;
+        if (EQUAL_LOWER(name, n, "connection")) return CONNECTION;
+        return EQUAL_LOWER(name, n, "keep-alive") ? DROPPED : NOT_OWNED;
+    case 14: return EQUAL_LOWER(name, n, "content-length") ? CONTENT_LENGTH : NOT_OWNED;
+    case 16: return EQUAL_LOWER(name, n, "proxy-connection") ? DROPPED : NOT_OWNED;
+    case 17: return EQUAL_LOWER(name, n, "transfer-encoding") ? TRANSFER_ENCODING : NOT_OWNED;
     default: return NOT_OWNED;
     }
 }
 
 static int ends_with_chunked(const char *v, Py_ssize_t n) {
-    return n >= 7 && equal_lower(v + n - 7, 7, "chunked");
+    return n >= 7 && EQUAL_LOWER(v + n - 7, 7, "chunked");
 }
 
 /* The response head at p (base: the start of the bytes object), as response_fields answers; with

@@ -2,16 +2,38 @@
 #ifndef MESHGATE_WIRE_UTIL_H
 #define MESHGATE_WIRE_UTIL_H
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
-/* s[0:n], ASCII case folded, equals the lower-case C string `lower` */
-static inline int equal_lower(const char *s, Py_ssize_t n, const char *lower) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
-        if (c != lower[i] || lower[i] == '\0') return 0; /* a NUL in s must not run past `lower` */
+/* s[0:n], ASCII case folded, equals the string literal `lower` (lower-case letters, digits, '-'):
+ * the length first, then a word at a time (the byte loop it replaces was ~8 instructions a byte,
+ * ~1k per request over the names the readers classify) */
+#define EQUAL_LOWER(s, n, lower) \
+    ((n) == (Py_ssize_t)sizeof(lower) - 1 && fold_equal((s), (lower), (Py_ssize_t)sizeof(lower) - 1))
+
+/* 0x20 on the bytes of `lower` that are letters: or-ed into the other side, it folds A-Z onto a-z;
+ * no byte that is not that letter in either case can fold onto it, and digits and '-' stay exact */
+static inline uint64_t fold_bits(uint64_t lower) { return (lower >> 1) & 0x2020202020202020ULL; }
+
+static inline int fold_word(const char *s, const char *lower, int size) {
+    uint64_t a = 0, b = 0;
+    memcpy(&a, s, (size_t)size);
+    memcpy(&b, lower, (size_t)size);
+    return (a | fold_bits(b)) == b;
+}
+
+/* n is a constant where it is inlined, so the branches below fold away */
+static inline int fold_equal(const char *s, const char *lower, Py_ssize_t n) {
+    if (n >= 8) {
+        for (Py_ssize_t i = 0; i + 8 <= n; i += 8)
+            if (!fold_word(s + i, lower + i, 8)) return 0;
+        return fold_word(s + n - 8, lower + n - 8, 8); /* the tail, overlapping */
     }
-    return lower[n] == '\0';
+    if (n >= 4) return fold_word(s, lower, 4) && fold_word(s + n - 4, lower + n - 4, 4);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] | (unsigned char)fold_bits((unsigned char)lower[i])) != (unsigned char)lower[i])
+            return 0;
+    return 1;
 }
 
 /* Just past the blank line ending the header block that starts at p (limit when there is none): what
@@ -29,7 +51,7 @@ static inline const char *block_end(const char *p, const char *limit) {
 
 /* headers.PLAIN_CONNECTION: Connection values that name no field to drop */
 static inline int plain_connection(const char *v, Py_ssize_t n) {
-    return equal_lower(v, n, "close") || equal_lower(v, n, "keep-alive") || equal_lower(v, n, "upgrade");
+    return EQUAL_LOWER(v, n, "close") || EQUAL_LOWER(v, n, "keep-alive") || EQUAL_LOWER(v, n, "upgrade");
 }
 
 /* A header value trimmed of the optional whitespace around it (RFC 9110 §5.6.3) */
@@ -136,6 +158,24 @@ static void char_class_init(void) {
     for (int c = 'a'; c <= 'z'; c++) char_class[c] |= TOKEN, char_class[c - 32] |= TOKEN;
 }
 
+/* Whether [v, end) holds only field-value bytes, eight at a time: a word with a byte below 0x20 or a
+ * DEL (bit tricks exact as a yes/no, Anderson's "Bit Twiddling Hacks") is looked at byte by byte,
+ * where an HTAB still passes. About one instruction a byte where the table walk took five. */
+static inline int field_value(const char *v, const char *end) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (; end - v >= 8; v += 8) {
+        uint64_t x, del;
+        memcpy(&x, v, 8);
+        del = x ^ (ones * 0x7f);
+        if ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs)
+            for (int i = 0; i < 8; i++)
+                if (!(char_class[(unsigned char)v[i]] & VALUE)) return 0;
+    }
+    for (; v < end; v++)
+        if (!(char_class[(unsigned char)*v] & VALUE)) return 0;
+    return 1;
+}
+
 /* What the strict reading of a header block found */
 struct strict_lines {
     const char *end;    /* just past the empty line */
@@ -159,29 +199,29 @@ static int strict_lines(const char *p, const char *limit, struct strict_lines *f
         Py_ssize_t name_n = p - name;
         if (name_n == 0 || *p != ':') return 0;
         const char *value = ++p;
-        while (char_class[(unsigned char)*p] & VALUE) p++;
-        if (p[0] != '\r' || p[1] != '\n' || limit - p < 2) return 0;
+        p = memchr(p, '\r', (size_t)(limit - p));
+        if (p == NULL || p[1] != '\n' || limit - p < 2 || !field_value(value, p)) return 0;
         const char *value_end = p;
         p += 2;
         switch (name_n) {
-        case 6: if (equal_lower(name, 6, "expect")) return 0; break;
-        case 7: if (equal_lower(name, 7, "upgrade")) return 0; break;
+        case 6: if (EQUAL_LOWER(name, 6, "expect")) return 0; break;
+        case 7: if (EQUAL_LOWER(name, 7, "upgrade")) return 0; break;
         case 10:
-            if (equal_lower(name, 10, "connection")) {
+            if (EQUAL_LOWER(name, 10, "connection")) {
                 trim_ows(&value, &value_end);
-                if (!equal_lower(value, value_end - value, "keep-alive")) return 0;
+                if (!EQUAL_LOWER(value, value_end - value, "keep-alive")) return 0;
             }
             break;
         case 14:
-            if (equal_lower(name, 14, "content-length")) {
+            if (EQUAL_LOWER(name, 14, "content-length")) {
                 trim_ows(&value, &value_end);
                 found->length = value;
                 found->length_n = value_end - value;
                 found->lengths++;
             }
             break;
-        case 16: if (equal_lower(name, 16, "proxy-connection")) return 0; break;
-        case 17: if (equal_lower(name, 17, "transfer-encoding")) return 0; break;
+        case 16: if (EQUAL_LOWER(name, 16, "proxy-connection")) return 0; break;
+        case 17: if (EQUAL_LOWER(name, 17, "transfer-encoding")) return 0; break;
         default: break;
         }
     }

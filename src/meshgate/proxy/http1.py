@@ -2,13 +2,17 @@
 
 Theory of operation
 -------------------
-`data_received` only feeds the parser. httptools gets no on_url/on_header callbacks: when a head is
+`data_received` feeds the parser. httptools gets no on_url/on_header callbacks: when a head is
 complete, `request_wire.request_fields` reads it from the received bytes in one call (C when built),
-and the head goes to an `Exchange` (forward.py). Responses go out in request order: the first
-exchange is `current`; requests pipelined behind it wait in `queue` (their bodies buffered) and
-reading is paused until the queue drains. Reading is paused for several independent reasons (a
-bit each: upstream write buffer full, pipelined requests waiting, body buffered while connecting,
-upgrade pending) and resumes only when none is left.
+and the head goes to an `Exchange` (forward.py). A read that is exactly one request head without a
+body, in the strict reading `request_wire.lone_request` checks (the common GET), skips llhttp: what
+its three callbacks would do is done directly (`_lone`), and llhttp, which never saw those bytes,
+stays at the start of a message (`_lone_ok` says when it is there).
+
+Responses go out in request order: the first exchange is `current`; requests pipelined behind it
+wait in `queue` (their bodies buffered) and reading is paused until the queue drains. Reading is
+paused for several independent reasons (a bit each: upstream write buffer full, pipelined requests
+waiting, body buffered while connecting, upgrade pending) and resumes only when none is left.
 
 Writes go to `out` and leave in one `transport.write` per callback batch (`flush`). One lazy timer
 per connection enforces the header-read and keep-alive idle timeouts (watchdog.py).
@@ -38,7 +42,7 @@ from meshgate.proxy.errors import (
 from meshgate.proxy.forward import Exchange
 from meshgate.proxy.limits import clock
 from meshgate.proxy.message import partial_head, read_head
-from meshgate.proxy.request_wire import ChunkWalker, request_fields
+from meshgate.proxy.request_wire import ChunkWalker, RequestFields, lone_request, request_fields
 from meshgate.proxy.tls import DownstreamTls
 from meshgate.proxy.tunnel import Tunnel
 
@@ -60,6 +64,8 @@ class HttpProtocol(asyncio.Protocol):
         "_head_since",
         "_head_start",
         "_idle_since",
+        "_keeps",
+        "_lone_ok",
         "_next_start",
         "_read",
         "_read_paused",
@@ -150,6 +156,10 @@ class HttpProtocol(asyncio.Protocol):
         self._next_start = -1
         self._ended_in_read = False
         self._walker: ChunkWalker | None = None
+        # llhttp is between messages of a kept-alive connection: a lone head may skip it (after a
+        # message that does not keep the connection, llhttp refuses what follows: it must see it)
+        self._lone_ok = True
+        self._keeps = True  # the message llhttp is reading keeps the connection alive
 
     # --- connection ------------------------------------------------------------------------
 
@@ -226,7 +236,11 @@ class HttpProtocol(asyncio.Protocol):
         self.in_feed = True
         self._read, self._ended_in_read, self._body_at = data, False, 0
         try:
-            self._feed(data)
+            fields = lone_request(data) if self._lone_ok else None
+            if fields is not None:
+                self._lone(data, fields)
+            else:
+                self._feed(data)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade(data[exc.args[0] :])
         except httptools.HttpParserCallbackError as exc:
@@ -236,6 +250,8 @@ class HttpProtocol(asyncio.Protocol):
             self._protocol_error(cause)
         except httptools.HttpParserError as exc:
             self._protocol_error(DownstreamError(str(exc)))
+        except ProxyError as exc:  # from `_lone`, where llhttp did not wrap it
+            self._protocol_error(exc)
         else:
             if self.in_head:  # the head continues in the next read: keep its bytes
                 self._keep_head(data)
@@ -264,6 +280,7 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         # _head_parts and _head_kept are empty here: on_headers_complete took them
         self.in_head = True
+        self._lone_ok = False
         self._head_start = self._next_start if self._ended_in_read else 0
         self._head_since = clock()
 
@@ -284,16 +301,29 @@ class HttpProtocol(asyncio.Protocol):
         self._body_at = end_in_read
         if fields[7]:  # chunked
             self._walker = ChunkWalker(end_in_read)
+        if not self._begin(fields, data, start, self._head_since):
+            raise _Stop
+
+    def _begin(self, fields: RequestFields, data: bytes, start: int, since: float) -> bool:
+        """The exchange of a complete head, started (or queued); False when the head is refused."""
+        self._keeps = fields[14]
         head, error = read_head(fields, data, start, self.xfcc, self.limits, self.parser)
-        exchange = Exchange(self, head, error, self._head_since)
+        exchange = Exchange(self, head, error, since)
         if error is not None:
             # Answered in order, then the connection closes; nothing of it goes upstream.
             self.ctx.stats.downstream_protocol_errors += 1
             self._stop_parsing()
             self._enqueue(exchange)
-            raise _Stop
+            return False
         self.receiving = exchange
         self._enqueue(exchange)
+        return True
+
+    def _lone(self, data: bytes, fields: RequestFields) -> None:
+        """`data` is exactly one request head without a body (lone_request): what llhttp's
+        on_message_begin, on_headers_complete and on_message_complete would do with it."""
+        if self._begin(fields, data, 0, clock()):
+            self.on_message_complete()
 
     def on_body(self, body: bytes) -> None:
         self._body_at += len(body)  # a Content-Length body is contiguous in the read
@@ -307,6 +337,7 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._ended_in_read = True
+        self._lone_ok = self._keeps
         walker = self._walker
         if walker is not None:
             self._walker = None

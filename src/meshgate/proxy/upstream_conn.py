@@ -11,6 +11,12 @@ start of a read, or, after a 1xx head, that head's end; httptools does not repor
 those are the two places tracked (`_head_start`). A response that begins after a final response
 in the same read was sent before the backend could have seen our next request: the head cannot be
 placed, and the connection is failed as a protocol error (Envoy treats such excess data the same).
+
+The common response skips httptools: a read that starts with a whole head in the strict reading
+`wire.lone_response` checks, framed by Content-Length and followed by no more than its body, is
+taken directly (`_lone`), and so is the rest of that body in later reads (`_lone_left`): what
+llhttp's callbacks would do, in the same order. llhttp, which never saw those bytes, stays at the
+start of a message (`_mid` says when it is not).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import httptools
 
 from meshgate.proxy.errors import UpstreamProtocol
-from meshgate.proxy.wire import response_fields
+from meshgate.proxy.wire import LoneResponse, lone_response, response_fields
 
 if TYPE_CHECKING:
     from meshgate.proxy.forward import Exchange
@@ -51,6 +57,8 @@ class UpstreamConnection(asyncio.Protocol):
         "_head_start",
         "_in_head",
         "_informational",
+        "_lone_left",
+        "_mid",
         "_next_start",
         "_write",
         "_writelines",
@@ -107,6 +115,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_start = 0  # its offset in _head_buf + _chunk; -1: unknown
         self._next_start = -1  # where a message following the one just ended starts; -1: unknown
         self._in_head = self._ended_in_read = False
+        self._mid = False  # llhttp is inside a message (between on_message_begin and _complete)
+        self._lone_left = 0  # body bytes still due of a response taken without llhttp
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -134,7 +144,14 @@ class UpstreamConnection(asyncio.Protocol):
         self._chunk = data
         self._ended_in_read = False
         try:
-            self._feed(data)
+            if self._lone_left:
+                self._lone_body(sink, data)
+            else:
+                fields = None if self._mid or self.head_only else lone_response(data)
+                if fields is not None and fields[0] <= self.pool.pools.limits.max_response_head:
+                    self._lone(data, fields)
+                else:
+                    self._feed(data)
         except httptools.HttpParserUpgrade as exc:
             sink.on_upstream_upgrade(data[exc.args[0] :])
         except httptools.HttpParserError as exc:
@@ -165,6 +182,37 @@ class UpstreamConnection(asyncio.Protocol):
         """A fresh parser, for a connection whose parser was left inside a message (HEAD)."""
         self.parser = httptools.HttpResponseParser(self)
         self._feed = self.parser.feed_data
+        self._mid = False
+
+    def _lone(self, data: bytes, fields: LoneResponse) -> None:
+        """`data` starts with a whole response head framed by Content-Length and holds no more
+        than its body (lone_response): llhttp's on_headers_complete, on_body and, when the body
+        is all here, on_message_complete, without llhttp."""
+        end, status = fields[0], fields[1]
+        self.lines, self.length, self.connection = fields[3], fields[4], fields[6]
+        self.chunked, self.has_date, self.upgrade = False, fields[7], b""
+        self._deliver_head(status)
+        left = fields[9] - (len(data) - end)
+        if len(data) > end:
+            self.on_body(data[end:])
+        if left:
+            self._lone_left = left
+        else:
+            self.on_message_complete()
+
+    def _lone_body(self, sink: Exchange, data: bytes) -> None:
+        """More of a lone response's body (`_lone`)."""
+        left = self._lone_left
+        if len(data) <= left:
+            self._lone_left = left - len(data)
+            self.on_body(data)
+            if len(data) == left:
+                self.on_message_complete()
+        else:  # what llhttp would make of it: the response ends, the bytes after it fail
+            self._lone_left = 0
+            self.on_body(data[:left])
+            self.on_message_complete()
+            self._fail_protocol(sink, "bytes after a complete response")
 
     def begin(self, sink: Exchange, head_only: bool) -> None:
         """A request was sent on this connection: its response comes next."""
@@ -198,7 +246,7 @@ class UpstreamConnection(asyncio.Protocol):
     # by wire.response_fields when it is complete.
 
     def on_message_begin(self) -> None:
-        self._in_head = True
+        self._in_head = self._mid = True
         self._head_buf = b""
         self._head_start = self._next_start if self._ended_in_read else 0
 
@@ -231,6 +279,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if not http11 or not self.parser.should_keep_alive():
             self.reusable = False
+        self._deliver_head(status)
+
+    def _deliver_head(self, status: int) -> None:
         sink = self.sink
         if sink is not None:
             head_only = self.head_only
@@ -249,6 +300,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._ended_in_read = True
+        self._mid = False
         if self._informational:
             self._informational = False
             return
