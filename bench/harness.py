@@ -142,11 +142,20 @@ def pinned(command: list[str], cpus: str) -> list[str]:
     return ["taskset", "-c", cpus, *command] if cpus else command
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def started(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Every process in `processes` is stopped on the way out, also when the benchmark itself is
+    stopped with SIGTERM (by default that ends Python without running this `finally`, and nginx,
+    wrk and the gateways outlived it)."""
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         yield
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for proc in reversed(processes):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

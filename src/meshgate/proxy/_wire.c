@@ -303,10 +303,6 @@ static void put_integer(char *at, Py_ssize_t size, long long value) {
     } while (magnitude);
 }
 
-static inline char *put(char *at, const char *from, Py_ssize_t n) {
-    memcpy(at, from, (size_t)n);
-    return at + n;
-}
 
 /* The UTF-8 size of n bytes read as Latin-1 (a byte above 0x7F takes two) into *size; 1 when some
  * byte does (they are written by put_latin1), 0 when they are ASCII and copied as they are. Eight
@@ -426,16 +422,16 @@ static PyObject *text_line(PyObject *module, PyObject *const *args, Py_ssize_t n
     if (line == NULL) return NULL;
     char *at = PyBytes_AS_STRING(line);
     *at++ = '[';
-    at = put(at, stamp_text, 19);
+    at = put_bytes(at, stamp_text, 19);
     *at++ = '.';
     *at++ = (char)('0' + millis / 100);
     *at++ = (char)('0' + millis / 10 % 10);
     *at++ = (char)('0' + millis % 10);
     *at++ = 'Z';
     for (int i = 1; i < TEXT_FIELDS; i++) {
-        at = put(at, TEXT_BEFORE[i], TEXT_BEFORE_SIZE[i]);
+        at = put_bytes(at, TEXT_BEFORE[i], TEXT_BEFORE_SIZE[i]);
         switch (kind[i]) {
-        case FIELD_TEXT: at = put(at, text[i], size[i]); break;
+        case FIELD_TEXT: at = put_bytes(at, text[i], size[i]); break;
         case FIELD_LATIN1: at = put_latin1(at, text[i], length[i]); break;
         case FIELD_INTEGER:
             put_integer(at, size[i], number[i]);
@@ -472,9 +468,7 @@ static PyObject *concat(PyObject *module, PyObject *const *args, Py_ssize_t narg
     if (result == NULL) return NULL;
     char *at = PyBytes_AS_STRING(result);
     for (Py_ssize_t i = 0; i < nargs; i++) {
-        Py_ssize_t n = PyBytes_GET_SIZE(args[i]);
-        memcpy(at, PyBytes_AS_STRING(args[i]), (size_t)n);
-        at += n;
+        at = put_bytes(at, PyBytes_AS_STRING(args[i]), PyBytes_GET_SIZE(args[i]));
     }
     return result;
 }

@@ -36,6 +36,25 @@ static inline int fold_equal(const char *s, const char *lower, Py_ssize_t n) {
     return 1;
 }
 
+/* memcpy for the short pieces heads and log lines are made of, inline: two overlapping fixed-size
+ * moves instead of a libc call (~15 instructions each, 80+ calls per request) */
+static inline char *put_bytes(char *at, const char *from, Py_ssize_t n) {
+    if (n >= 8 && n <= 16) {
+        memcpy(at, from, 8);
+        memcpy(at + n - 8, from + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(at, from, 4);
+        memcpy(at + n - 4, from + n - 4, 4);
+    } else if (n > 0 && n < 4) {
+        at[0] = from[0];
+        at[n / 2] = from[n / 2];
+        at[n - 1] = from[n - 1];
+    } else if (n > 16) {
+        memcpy(at, from, (size_t)n);
+    }
+    return at + n;
+}
+
 /* Just past the blank line ending the header block that starts at p (limit when there is none): what
  * the output buffer is sized by, not the whole read (a body in the same read can be large) */
 static inline const char *block_end(const char *p, const char *limit) {
@@ -109,13 +128,10 @@ static inline int put_line(struct lines_out *out, const char *line, const char *
         out->data = bigger;
         out->room = room;
     }
-    char *at = out->data + out->used;
-    memcpy(at, line, (size_t)name_n);
-    at += name_n;
+    char *at = put_bytes(out->data + out->used, line, name_n);
     *at++ = ':';
     *at++ = ' ';
-    memcpy(at, value, (size_t)value_n);
-    at += value_n;
+    at = put_bytes(at, value, value_n);
     *at++ = '\r';
     *at++ = '\n';
     out->used = at - out->data;
