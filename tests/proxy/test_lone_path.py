@@ -199,3 +199,19 @@ def test_a_retried_lone_response_is_not_taken_for_the_retry() -> None:
         assert backend.accepted == 2
 
     run(main())
+
+
+@pytest.mark.parametrize("extra", [b"\r\n", b"\n", b"\r\n\r\n"])
+def test_empty_lines_after_a_lone_body_in_a_later_read_keep_the_connection(extra: bytes) -> None:
+    """llhttp skips empty lines between responses: a backend that ends its body with a stray CRLF
+    keeps its connection when llhttp reads the response (the head split in its status line), and
+    must keep it when the head was lone and the CRLF comes with the rest of the body (it was
+    failed as "bytes after a complete response": a new connection per request, and a request
+    already handed the connection by then lost it)."""
+    reply = RESPONSE + extra
+    for cuts in ((5, HEAD + 10), (HEAD + 10,)):  # llhttp reads the head; the head is lone
+        if NATIVE:
+            assert (lone_response(reply[: cuts[0]]) is not None) == (cuts[0] > 5)
+        responses, accepted = run(_gets(lambda cuts=cuts: Pieces(reply, cuts), 3, pause=0.05))
+        assert [(r.status, r.body) for r in responses] == [(200, BODY)] * 3
+        assert accepted == 1, cuts

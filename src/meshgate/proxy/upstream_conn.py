@@ -145,7 +145,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._ended_in_read = False
         try:
             if self._lone_left:
-                self._lone_body(sink, data)
+                self._lone_body(data)
             else:
                 fields = None if self._mid or self.head_only else lone_response(data)
                 if fields is not None and fields[0] <= self.pool.pools.limits.max_response_head:
@@ -200,7 +200,7 @@ class UpstreamConnection(asyncio.Protocol):
         else:
             self.on_message_complete()
 
-    def _lone_body(self, sink: Exchange, data: bytes) -> None:
+    def _lone_body(self, data: bytes) -> None:
         """More of a lone response's body (`_lone`)."""
         left = self._lone_left
         if len(data) <= left:
@@ -208,11 +208,13 @@ class UpstreamConnection(asyncio.Protocol):
             self.on_body(data)
             if len(data) == left:
                 self.on_message_complete()
-        else:  # what llhttp would make of it: the response ends, the bytes after it fail
+        else:  # the response ends; what follows goes to llhttp, at the start of a message as it
+            # would be had it read the response: empty lines are skipped, anything else is excess
+            # (on_message_begin places it nowhere: data_received fails the connection)
             self._lone_left = 0
             self.on_body(data[:left])
             self.on_message_complete()
-            self._fail_protocol(sink, "bytes after a complete response")
+            self._feed(data[left:])
 
     def begin(self, sink: Exchange, head_only: bool) -> None:
         """A request was sent on this connection: its response comes next."""
