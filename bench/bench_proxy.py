@@ -50,12 +50,14 @@ from harness import (
     Result,
     _ms,
     cpu_placement,
+    cpu_times,
     free_port,
     pinned,
     render,
     run_wrk,
     serving_rss_kib,
     started,
+    steal_note,
     wait_http,
 )
 
@@ -325,13 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     if cpu_placement("bench_proxy", args.pin) is None:  # nginx, wrk or taskset missing
         return 2
     started_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    before = cpu_times()
     groups = [run_group(args, workers) for workers in args.workers]
+    steal = steal_note(before)
     text, md, ok = report(args, groups)
-    print("\n".join(text))
+    print("\n".join([*text, "", steal]))
     print(f"\nheadline meshgate meets every issue #8 target: {'PASS' if ok else 'FAIL'}")
     if args.out:
         command = " ".join(["bench/bench_proxy.py", *(argv if argv is not None else sys.argv[1:])])
-        head = [f"`{command}` — {started_at}, {os.cpu_count()} CPUs, nginx upstream on loopback"]
+        head = [f"`{command}` — {started_at}, {os.cpu_count()} CPUs, nginx upstream on loopback. {steal}."]
         args.out.write_text("\n".join([*head, *md]) + "\n")
         print(f"markdown: {args.out}")
     return 0 if ok else 1

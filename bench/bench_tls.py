@@ -30,7 +30,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ROOT, Result, cpu_placement, free_port, pinned, render, run_wrk, started, wait_http
+from harness import (
+    ROOT,
+    Result,
+    cpu_placement,
+    cpu_times,
+    free_port,
+    pinned,
+    render,
+    run_wrk,
+    started,
+    steal_note,
+    wait_http,
+)
 
 NGINX_TLS = """\
 daemon off;
@@ -198,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             for port in targets.values():
                 run_wrk_https(port, args.warmup, args.connections, args.threads, other_cpus, False)
         results: dict[tuple[str, str], list[Result]] = {}
+        before = cpu_times()
         for rep in range(args.repeat):
             for kind, close in kinds.items():
                 for name, port in targets.items():
@@ -229,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         unit = "TLS connections/s" if close else "keep-alive req/s"
         n, m = medians[(kind, "nginx")], medians[(kind, "meshgate")]
         print(f"{unit:24s} {n.rps:10.0f} {m.rps:10.0f} {m.rps / n.rps:7.2f}  {n.p99_ms:.2f} / {m.p99_ms:.2f}")
+    print(steal_note(before))
     return 0
 
 

@@ -167,6 +167,26 @@ def started(processes: list[subprocess.Popen[bytes]]) -> Iterator[None]:
                 proc.wait(timeout=5)
 
 
+def cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs so far (/proc/stat); (0, 0) where there is none."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_note(before: tuple[int, int]) -> str:
+    """The share of CPU time the hypervisor gave other guests since `before` (cpu_times()): on a
+    shared VM this is what makes one run's figures differ from another's; a run with much of it is
+    noisy, and its ratios (measured round by round, the contenders interleaved) are the figures to
+    read, not its req/s."""
+    steal, total = (now - then for now, then in zip(cpu_times(), before, strict=True))
+    if total <= 0:
+        return "CPU steal: not known"
+    return f"CPU steal during the run: {100 * steal / total:.1f} % of CPU time"
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -77,7 +77,7 @@ class ExchangeBase:
         self.proto = proto
         self.head = head
         self.error = error
-        self.close_after = error is not None or not head.keep_alive or bool(head.upgrade)
+        self.close_after = error is not None or not head.keep_alive or len(head.upgrade) > 0
         # loop time of the request's first byte: Envoy's %START_TIME% and the start of %DURATION%
         self.started_at = started_at
 

@@ -96,7 +96,7 @@ class Exchange(RetryingExchange):
             proto.client_ip,
         )
         self.request_id = request_id()  # edge request: always a fresh id (8.3.1)
-        self.xff = head.xff + b"," + proto.client_ip_bytes if head.xff else proto.client_ip_bytes
+        self.xff = head.xff + b"," + proto.client_ip_bytes if len(head.xff) > 0 else proto.client_ip_bytes
         decision = _decide(snapshot.table, view, ctx.rng)
         if isinstance(decision, LocalReply):  # compiled: a type-pointer compare
             self.decided_locally(decision)
@@ -230,7 +230,7 @@ class Exchange(RetryingExchange):
             conn = self.conn
             if conn is not None and self.head.chunked:
                 conn.out.append(_END_CHUNK)
-            if self.up_head:  # forwarding started (not waiting in a fault delay)
+            if len(self.up_head) > 0:  # forwarding started (not waiting in a fault delay)
                 decision = self.decision
                 if decision is not None and decision.route.timeout:
                     self._arm_timeout()

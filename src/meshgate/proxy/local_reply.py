@@ -29,7 +29,7 @@ CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 def status_line(status: int, reason: bytes = b"") -> bytes:
     if 0 <= status < 600:
         line = _STATUS_LINES[status]
-        if line:
+        if len(line) > 0:  # a field load compiled; `if line` is a generic call
             return line
     return b"HTTP/1.1 %d %s\r\n" % (status, reason or b"Unknown")
 

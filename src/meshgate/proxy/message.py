@@ -148,7 +148,7 @@ def read_head(
         head.is_head = method == b"HEAD"
     head.target = target = url.decode("latin-1")
     head.user_agent = agent
-    if xfcc:
+    if len(xfcc) > 0:
         head.xfcc = xfcc
         lines += b"x-forwarded-client-cert: " + xfcc + b"\r\n"
     head.lines = lines
@@ -170,13 +170,13 @@ def read_head(
         authority = _last_host.text_of(host)
         head.authority_bytes = host
     head.authority = authority
-    if length:
+    if len(length) > 0:
         head.content_length = int(length)  # httptools rejected non-digits and duplicates
     head.chunked = chunked
-    if upgrade and parser.should_upgrade():
+    if len(upgrade) > 0 and parser.should_upgrade():
         head.upgrade = upgrade
     head.expect_continue = expect
-    if connection:
+    if len(connection) > 0:
         head.connection = connection  # names fields to drop: the slower head path
     head.xff = xff
     if error is None:
