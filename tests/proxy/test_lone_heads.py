@@ -48,13 +48,14 @@ def _last(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
     return values[-1] if values else b""
 
 
-class _RequestReading:
-    """Every callback llhttp makes for a request, and its keep-alive/upgrade verdict where http1 asks."""
+class _Reading:
+    """Every callback llhttp makes for one request or response (`parser_type`), and its keep-alive
+    and upgrade verdicts where http1 and upstream_conn ask for them."""
 
-    def __init__(self) -> None:
-        self.parser = httptools.HttpRequestParser(self)
+    def __init__(self, parser_type: type[httptools.HttpRequestParser | httptools.HttpResponseParser]) -> None:
+        self.parser = parser_type(self)
         self.begun = self.completed = self.bodies = 0
-        self.url = b""
+        self.url = self.body = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.keep_alive: bool | None = None
         self.upgrade: bool | None = None
@@ -64,34 +65,6 @@ class _RequestReading:
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self.keep_alive = self.parser.should_keep_alive()
-        self.upgrade = self.parser.should_upgrade()
-
-    def on_body(self, body: bytes) -> None:
-        self.bodies += 1
-
-    def on_message_complete(self) -> None:
-        self.completed += 1
-
-
-class _ResponseReading:
-    """Every callback llhttp makes for a response, and its keep-alive verdict where upstream_conn asks."""
-
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.begun = self.completed = 0
-        self.body = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.keep_alive: bool | None = None
-        self.upgrade: bool | None = None
-
-    def on_message_begin(self) -> None:
-        self.begun += 1
 
     def on_status(self, status: bytes) -> None:
         pass  # the reason phrase: nobody reads it
@@ -104,6 +77,7 @@ class _ResponseReading:
         self.upgrade = self.parser.should_upgrade()
 
     def on_body(self, body: bytes) -> None:
+        self.bodies += 1
         self.body += body
 
     def on_message_complete(self) -> None:
@@ -121,7 +95,7 @@ def assert_request_read_alike(data: bytes, fields: RequestFields) -> None:
     """llhttp accepts `data` as exactly one bodyless, keep-alive request with the C's meaning."""
     assert fields == _request_wire.request_fields(data, 0), data
     assert fields[0] == len(data), data
-    reading = _RequestReading()
+    reading = _Reading(httptools.HttpRequestParser)
     _feed(reading.parser, data)
     assert (reading.begun, reading.completed, reading.bodies) == (1, 1, 0), data
     assert reading.url == fields[2] and reading.parser.get_method() == fields[1], data
@@ -141,7 +115,7 @@ def assert_response_read_alike(data: bytes, fields: LoneResponse) -> None:
     assert fields[:9] == _wire.response_fields(data, 0), data
     assert number == int(length) and 200 <= status <= 599 and status not in (204, 304), data
     assert (http11, chunked, connection, upgrade) == (True, False, b"", b""), data
-    reading = _ResponseReading()
+    reading = _Reading(httptools.HttpResponseParser)
     _feed(reading.parser, data)
     assert reading.parser.get_status_code() == status and reading.parser.get_http_version() == "1.1", data
     assert reading.keep_alive is True and reading.upgrade is False, data

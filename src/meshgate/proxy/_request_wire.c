@@ -278,11 +278,9 @@ static int plain_method(const char *m, Py_ssize_t n) {
  * http1.py serves it without feeding llhttp. None: anything else (the caller feeds llhttp). */
 static PyObject *lone_request(PyObject *module, PyObject *data) {
     (void)module;
-    if (!PyBytes_Check(data)) {
-        PyErr_SetString(PyExc_TypeError, "lone_request(data: bytes)");
-        return NULL;
-    }
-    const char *base = PyBytes_AS_STRING(data), *p = base, *limit = base + PyBytes_GET_SIZE(data);
+    const char *base, *limit;
+    if (!bytes_argument(data, "lone_request(data: bytes)", &base, &limit)) return NULL;
+    const char *p = base;
     const char *method = p;
     while (*p >= 'A' && *p <= 'Z') p++;
     if (*p != ' ' || !plain_method(method, p - method) || p[1] != '/') Py_RETURN_NONE;

@@ -170,11 +170,9 @@ static PyObject *response_fields(PyObject *module, PyObject *const *args, Py_ssi
  * anything else (the caller feeds llhttp). */
 static PyObject *lone_response(PyObject *module, PyObject *data) {
     (void)module;
-    if (!PyBytes_Check(data)) {
-        PyErr_SetString(PyExc_TypeError, "lone_response(data: bytes)");
-        return NULL;
-    }
-    const char *base = PyBytes_AS_STRING(data), *p = base, *limit = base + PyBytes_GET_SIZE(data);
+    const char *base, *limit;
+    if (!bytes_argument(data, "lone_response(data: bytes)", &base, &limit)) return NULL;
+    const char *p = base;
     if (limit - p < 14 || memcmp(p, "HTTP/1.1 ", 9) != 0) Py_RETURN_NONE;
     for (int i = 9; i < 12; i++)
         if (p[i] < '0' || p[i] > '9') Py_RETURN_NONE;

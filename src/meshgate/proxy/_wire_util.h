@@ -97,6 +97,17 @@ static inline int head_arguments(PyObject *const *args, Py_ssize_t nargs, const 
     return 1;
 }
 
+/* The one argument (data: bytes) of a lone reader: 1 with [*base, *limit) set; 0 with TypeError set */
+static inline int bytes_argument(PyObject *data, const char *signature, const char **base, const char **limit) {
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return 0;
+    }
+    *base = PyBytes_AS_STRING(data);
+    *limit = *base + PyBytes_GET_SIZE(data);
+    return 1;
+}
+
 /* The lines a head reader keeps, "name: value\r\n" each: a stack buffer while it lasts, then one heap
  * buffer sized by what is left of the header block (a line grows by at most 2 bytes; a body after
  * the block in the same read is not counted) */
