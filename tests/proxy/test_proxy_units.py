@@ -319,7 +319,8 @@ def test_access_log_writes_every_flush_lines_without_waiting_for_its_timer() -> 
             log.write(line)
         assert stream.getvalue() == ""  # held for the timer
         log.write(line)
-        assert stream.getvalue().count("\n") == FLUSH_LINES  # written at the line limit
+        log.writer.wait_written()  # handed to the writer thread at the line limit, not by the timer
+        assert stream.getvalue().count("\n") == FLUSH_LINES
         log.write(line)
         log.close()
         assert stream.getvalue().count("\n") == FLUSH_LINES + 1

@@ -81,6 +81,8 @@ def stats_text(stats: Stats) -> str:
         "upstream_rq_pending_overflow": stats.total(flags="UO"),
         "ssl.handshake": stats.tls_handshakes,
         "ssl.handshake_failures": stats.tls_handshake_failures,
+        "filesystem.write_failed": stats.access_log_write_failures,  # Envoy's name
+        "access_log.backlog_waits": stats.access_log_backlog_waits,  # meshgate's writer thread
         "config.sequence": stats.config_sequence,
         "downstream_rq_total": stats.total(),
         "workers": stats.workers,

@@ -1,9 +1,11 @@
 """Access log in Istio's default formats (istio-semantics 8.1.2 text, 8.1.3 JSON).
 
 Nothing is formatted unless the log is enabled: the exchange hands itself over only when
-`ProxyContext.access_log` is set. Lines are held as UTF-8 bytes and written at most every
+`ProxyContext.access_log` is set. Lines are held as UTF-8 bytes and handed over at most every
 `flush_interval` seconds (or once FLUSH_LINES are held, and on close) so a busy gateway does not
-make one write per request.
+make one write per request. A writer thread (`log_writer.LogWriter`) writes them, as Envoy's flush
+thread does: the event loop never waits on the file (a write() to a file on disk can block for tens
+of ms while the page cache is written back, stalling every connection of the worker).
 
 The text line is written by `wire.text_line` straight from the exchange's fields; the JSON line goes
 through a `LogRecord` (`record_of`). Building the record and reading its 24 fields back for the text
@@ -17,6 +19,7 @@ import json
 import time
 from typing import TYPE_CHECKING, BinaryIO, Final, TextIO
 
+from meshgate.proxy.log_writer import LogWriter
 from meshgate.proxy.wire import format_start_time, text_line, text_line_py
 
 if TYPE_CHECKING:
@@ -158,9 +161,11 @@ FLUSH_LINES: Final = 256
 class AccessLog:
     """Lines to `stream`, on the binary stream under it (sys.stdout.buffer) so they are never joined
     and encoded as str (~0.25k instructions a line); a text stream without one (io.StringIO) gets
-    them decoded."""
+    them decoded. The stream belongs to the log: its writer thread flushes the text layer before
+    each write, so nothing else may write to the stream while the log is open (`serve` prints its
+    own messages to stderr)."""
 
-    __slots__ = ("_binary", "_buffer", "_flush_handle", "_json", "flush_interval", "stream")
+    __slots__ = ("_binary", "_buffer", "_flush_handle", "_json", "flush_interval", "stream", "writer")
 
     def __init__(self, stream: TextIO, fmt: str = "text", flush_interval: float = 0.2) -> None:
         if fmt not in ("text", "json"):
@@ -171,48 +176,58 @@ class AccessLog:
         self._buffer: list[bytes] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self.flush_interval = flush_interval
+        self.writer = LogWriter(self._emit)
 
     def log(self, exchange: Exchange) -> None:
         """The line of a finished exchange, in the log's format."""
         self.write(format_json(record_of(exchange)).encode() if self._json else text_of(exchange))
 
     def write(self, line: bytes) -> None:
-        """One line, UTF-8 with its newline, held until the next write-out."""
+        """One line, UTF-8 with its newline, held until the next hand-over."""
         buffer = self._buffer
         buffer.append(line)
         if len(buffer) >= FLUSH_LINES:
-            self._write_out()  # the timer, if armed, stays: it finds less to write
+            self._hand_over()  # the timer, if armed, stays: it finds less to hand over
         elif self._flush_handle is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 self.flush()
                 return
-            self._flush_handle = loop.call_later(self.flush_interval, self.flush)
+            self._flush_handle = loop.call_later(self.flush_interval, self._on_timer)
 
-    def flush(self) -> None:
+    def _on_timer(self) -> None:
         self._flush_handle = None
-        self._write_out()
+        self._hand_over()
 
-    def _write_out(self) -> None:
+    def _hand_over(self) -> None:
         if self._buffer:
             data = b"".join(self._buffer)
             self._buffer.clear()
-            stream, binary = self.stream, self._binary
-            try:
-                if binary is None:
-                    stream.write(data.decode("utf-8", "surrogatepass"))
-                else:
-                    stream.flush()  # what print() left in the text layer goes out first
-                    binary.write(data)
-                stream.flush()
-            except (OSError, ValueError):
-                pass  # stdout closed: the data plane keeps serving
+            self.writer.put(data)
+
+    def flush(self) -> None:
+        """Hand over the held lines and wait until they are written (blocks: for tests, shutdown
+        and callers without a loop, never the data path)."""
+        self._hand_over()
+        self.writer.wait_written()
+
+    def _emit(self, data: bytes) -> None:
+        """Runs on the writer thread; what the stream raises (stdout closed) the writer counts."""
+        stream, binary = self.stream, self._binary
+        if binary is None:
+            stream.write(data.decode("utf-8", "surrogatepass"))
+        else:
+            stream.flush()  # what print() left in the text layer goes out first
+            binary.write(data)
+        stream.flush()
 
     def close(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
-        self.flush()
+            self._flush_handle = None
+        self._hand_over()
+        self.writer.close()
 
 
 def _path(head: RequestHead) -> str:

@@ -30,5 +30,7 @@ class ProxyContext:
 
     def __post_init__(self) -> None:
         self.pools = UpstreamPools(self.limits, self.stats)
+        if self.access_log is not None:
+            self.access_log.writer.counts = self.stats  # its backlog waits and failures are metrics
         self.server_header = self.server_name.encode("latin-1")
         self.server_lines = b"server: " + self.server_header + b"\r\nx-envoy-upstream-service-time: "

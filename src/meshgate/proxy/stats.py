@@ -133,6 +133,8 @@ _COUNTERS = (
     "upstream_cx_connect_fail",
     "tls_handshakes",
     "tls_handshake_failures",
+    "access_log_backlog_waits",
+    "access_log_write_failures",
 )
 
 
@@ -147,6 +149,8 @@ class Stats:
     downstream_protocol_errors: int = 0
     tls_handshakes: int = 0
     tls_handshake_failures: int = 0
+    access_log_backlog_waits: int = 0  # counted by the access log's writer (log_writer.py)
+    access_log_write_failures: int = 0
     reloads: dict[str, int] = field(default_factory=dict)  # outcome → count
     config_sequence: int = 0  # bumped on every applied (or partly applied) reload
     config_version: str = ""
@@ -368,6 +372,8 @@ def format_prometheus(
         ("meshgate_upstream_rq_pending_overflow", "counter", overflow),
         ("meshgate_tls_handshakes", "counter", stats.tls_handshakes),
         ("meshgate_tls_handshake_failures", "counter", stats.tls_handshake_failures),
+        ("meshgate_access_log_backlog_waits", "counter", stats.access_log_backlog_waits),
+        ("meshgate_access_log_write_failures", "counter", stats.access_log_write_failures),
         ("meshgate_config_sequence", "gauge", stats.config_sequence),
         ("meshgate_workers", "gauge", stats.workers),
     )
