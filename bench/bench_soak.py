@@ -1,8 +1,10 @@
 """Soak: RSS and open file descriptors of `meshgate serve` across a long run (default 1M requests).
 
     .venv/bin/python bench/bench_soak.py [--requests 1000000] [--chunk 10] [--connections 50] [--pin]
+                                         [--access-log text|json|off]
 
-Starts an nginx upstream and one `meshgate serve` process (as bench_proxy.py does), warms up, then
+Starts an nginx upstream and one `meshgate serve` process (as bench_proxy.py's headline: access log
+to a file in the work directory, by its writer thread, and stats on), warms up, then
 drives wrk in chunks of `--chunk` seconds until `--requests` have been answered, sampling the gateway's
 VmRSS and fd count after each chunk. Passes when RSS stays within ±10 % of the post-warm-up sample and
 the fd count does not grow after the first chunk (the upstream pool grows to the peak concurrency
@@ -40,6 +42,9 @@ def main() -> int:
     parser.add_argument(
         "--pin", action="store_true", help="gateway on the last CPU, wrk + upstream on the rest"
     )
+    parser.add_argument(
+        "--access-log", choices=("text", "json", "off"), default="text", help="written to a file"
+    )
     args = parser.parse_args()
     placement = cpu_placement("bench_soak", args.pin)
     if placement is None:
@@ -73,10 +78,14 @@ def main() -> int:
             f"80=127.0.0.1:{gateway_port}",
             "--admin",
             "off",
+            "--access-log",
+            args.access_log,
         ]
+        log_path = work / "access.log"
+        log_file = log_path.open("wb")
         gateway = subprocess.Popen(
             pinned(command, gateway_cpus),
-            stdout=quiet,
+            stdout=log_file,
             stderr=quiet,
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
@@ -84,7 +93,7 @@ def main() -> int:
         processes.append(gateway)
         wait_http(upstream_port)
         wait_http(gateway_port)
-        wrk_requests(gateway_port, 3, args.connections, other_cpus)  # warm-up: pools, caches, allocator
+        warm, _ = wrk_requests(gateway_port, 3, args.connections, other_cpus)  # pools, caches, allocator
         time.sleep(1.0)  # every sample is taken with the client connections gone
         base_rss, base_fds = rss_kib(gateway.pid), fd_count(gateway.pid)
         print(f"after warm-up: RSS {base_rss / 1024:.1f} MiB, {base_fds} fds")
@@ -104,6 +113,15 @@ def main() -> int:
             if steady_fds < 0:
                 steady_fds = fds
         final_fds = fd_count(gateway.pid)
+        time.sleep(0.5)  # the log's last lines are handed over every 0.2 s
+        log_file.close()
+        if args.access_log != "off":
+            with log_path.open("rb") as log:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: log.read(1 << 20), b""))
+            print(
+                f"access log ({args.access_log}, written by its thread): {lines} lines, "
+                f"{log_path.stat().st_size / 2**20:.0f} MiB, for {warm + total} requests answered"
+            )
     base_fds = steady_fds if steady_fds >= 0 else base_fds
     rss_ok, fds_ok = worst <= 10.0, final_fds <= base_fds
     print(
