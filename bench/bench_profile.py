@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, cpu_placement, free_port, pinned, render, run_wrk, started, wait_http
+from harness import ROOT, cpu_placement, free_port, pinned, run_wrk, start_upstream, started, wait_http
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -89,13 +89,9 @@ def main() -> int:
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-profile-") as tmp, started(processes):
         work = Path(tmp)
-        upstream_port, gateway_port = free_port(), free_port()
-        values = {"workdir": work, "upstream_port": upstream_port, "proxy_port": free_port()}
-        upstream_conf = render("upstream.conf.tmpl", work / "upstream.conf", **values)
-        config = render("meshgate.yaml.tmpl", work / "meshgate.yaml", **values)
+        upstream_port, config = start_upstream(work, other_cpus, processes)
+        gateway_port = free_port()
         quiet = subprocess.DEVNULL
-        nginx = ["nginx", "-p", str(work), "-c", str(upstream_conf)]
-        processes.append(subprocess.Popen(pinned(nginx, other_cpus), stdout=quiet, stderr=quiet))
         command = [sys.executable, "-m", "meshgate", "serve", "-f", str(config), "--admin", "off"]
         command += [
             "--bind",

@@ -21,7 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, cpu_placement, free_port, pinned, render, rss_kib, run_wrk, started, wait_http
+from harness import (
+    ROOT,
+    cpu_placement,
+    free_port,
+    pinned,
+    rss_kib,
+    run_wrk,
+    start_upstream,
+    started,
+    wait_http,
+)
 
 
 def fd_count(pid: int) -> int:
@@ -53,18 +63,9 @@ def main() -> int:
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-soak-") as tmp, started(processes):
         work = Path(tmp)
-        upstream_port, gateway_port = free_port(), free_port()
-        values = {"workdir": work, "upstream_port": upstream_port, "proxy_port": free_port()}
-        upstream_conf = render("upstream.conf.tmpl", work / "upstream.conf", **values)
-        config = render("meshgate.yaml.tmpl", work / "meshgate.yaml", **values)
+        upstream_port, config = start_upstream(work, other_cpus, processes)
+        gateway_port = free_port()
         quiet = subprocess.DEVNULL
-        processes.append(
-            subprocess.Popen(
-                pinned(["nginx", "-p", str(work), "-c", str(upstream_conf)], other_cpus),
-                stdout=quiet,
-                stderr=quiet,
-            )
-        )
         command = [
             sys.executable,
             "-m",

@@ -208,3 +208,15 @@ def serving_rss_kib(pid: int) -> int:
     summed, or `pid` itself when it has none."""
     workers = children(pid)
     return sum(rss_kib(child) for child in workers) if workers else rss_kib(pid)
+
+
+def start_upstream(work: Path, cpus: str, processes: list[subprocess.Popen[bytes]]) -> tuple[int, Path]:
+    """The nginx upstream of the benchmarks (`return 200`, /16k) on `cpus`, added to `processes`, and
+    the meshgate configuration that routes to it: (upstream port, config path)."""
+    upstream_port = free_port()
+    values = {"workdir": work, "upstream_port": upstream_port, "proxy_port": free_port()}
+    upstream_conf = render("upstream.conf.tmpl", work / "upstream.conf", **values)
+    config = render("meshgate.yaml.tmpl", work / "meshgate.yaml", **values)
+    nginx = pinned(["nginx", "-p", str(work), "-c", str(upstream_conf)], cpus)
+    processes.append(subprocess.Popen(nginx, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return upstream_port, config
