@@ -9,6 +9,8 @@ import io
 import threading
 import time
 
+import pytest
+
 from meshgate.proxy.access_log import FLUSH_LINES, AccessLog
 from meshgate.proxy.context import ProxyContext
 from meshgate.proxy.log_writer import LogWriter
@@ -87,8 +89,11 @@ def test_a_full_backlog_holds_the_caller_back_and_keeps_every_line() -> None:
 
     putter = threading.Thread(target=late_put)
     putter.start()
+    deadline = time.monotonic() + 5.0
+    while writer.counts.access_log_backlog_waits == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.counts.access_log_backlog_waits == 1  # the putter reached the full backlog
     assert not done.wait(0.3), "put returned with the backlog full"
-    assert writer.counts.access_log_backlog_waits == 1
     raw.release.set()
     assert done.wait(5.0)
     putter.join()
@@ -112,21 +117,73 @@ def test_a_failing_stream_is_counted_and_the_next_batch_still_goes_out() -> None
     assert written == [b"good line\n"] and writer.counts.access_log_write_failures == 1
 
 
-def test_close_writes_what_is_pending_and_later_lines_in_place() -> None:
+def test_close_writes_what_is_pending_and_later_lines_at_once() -> None:
     stream = io.StringIO()
     log = AccessLog(stream, "text", flush_interval=60.0)
 
     async def main() -> None:
+        log.write(b"first\n")
+        log.flush()  # starts the thread, waits for the write
+        thread = log.writer._thread
+        assert thread is not None and thread.is_alive()
         log.write(b"held\n")  # waits for the timer
         log.close()  # hands it over, writes it, stops the thread
-        assert log.writer._thread is None
-        assert stream.getvalue() == "held\n"
-        log.write(b"late\n")  # after close (an exchange ending during shutdown)
-        log.close()
+        assert not thread.is_alive() and log.writer._thread is None
+        assert stream.getvalue() == "first\nheld\n"
+        log.write(b"late\n")  # after close (an exchange ending during shutdown): no timer to wait for
+        assert stream.getvalue() == "first\nheld\nlate\n"
 
     asyncio.run(main())
-    assert stream.getvalue() == "held\nlate\n"
-    assert not any(t.name == "meshgate-access-log" for t in threading.enumerate())
+    assert log.writer._thread is None
+
+
+def test_a_thread_that_cannot_start_means_writing_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread.start() raising ("can't start new thread": a container's process limit) loses nothing
+    and does not raise into the exchange: the batch is written in place, the next one tries again."""
+    written: list[bytes] = []
+    writer = LogWriter(written.append)
+    real_start = threading.Thread.start
+
+    def failing_start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", failing_start)
+    writer.put(b"first\n")
+    assert written == [b"first\n"] and writer._thread is None
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    writer.put(b"second\n")
+    writer.wait_written()
+    assert written == [b"first\n", b"second\n"] and writer._thread is not None
+    writer.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_writer_thread_that_died_is_replaced() -> None:
+    """An exception _write does not catch ends the thread (threading.excepthook reports it on
+    stderr); whoever waits is woken and the next batch gets a new thread."""
+
+    class Stop(BaseException):
+        pass
+
+    written: list[bytes] = []
+
+    def emit(data: bytes) -> None:
+        if data == b"fatal\n":
+            raise Stop
+        written.append(data)
+
+    writer = LogWriter(emit)
+    writer.put(b"fatal\n")
+    dying = writer._thread
+    assert dying is not None
+    waited = threading.Thread(target=writer.wait_written, daemon=True)
+    waited.start()
+    waited.join(5.0)
+    assert not waited.is_alive(), "wait_written hangs on a dead writer thread"
+    dying.join(5.0)  # its exception reported (excepthook) within this test
+    writer.put(b"after\n")
+    writer.close()
+    assert written == [b"after\n"]
 
 
 def test_a_closed_stdout_does_not_stop_the_gateway() -> None:

@@ -338,6 +338,7 @@ def test_access_log_writes_bytes_under_the_text_layer_in_order() -> None:
     stream.write("printed after\n")
     stream.flush()
     assert raw.getvalue() == b"printed first\n" + line + b"printed after\n"
+    log.close()
 
 
 def test_access_log_decodes_for_a_text_stream_without_bytes_under_it() -> None:
@@ -346,3 +347,4 @@ def test_access_log_decodes_for_a_text_stream_without_bytes_under_it() -> None:
     log.write("caf\u00e9\n".encode())
     log.write("/\udcff\n".encode("utf-8", "surrogatepass"))  # what text_line_py makes of a lone surrogate
     assert stream.getvalue() == "caf\u00e9\n/\udcff\n"
+    log.close()

@@ -176,6 +176,17 @@ def _install_uvloop() -> None:
 
 
 async def _serve(snapshot: Any, settings: _Settings) -> int:
+    access_log = None if settings.access_log == "off" else AccessLog(sys.stdout, settings.access_log)
+    try:
+        return await _serve_with_log(snapshot, settings, access_log)
+    finally:
+        if access_log is not None:
+            # server.stop closed it already; this is for the ways out that skip it (an error): the
+            # lines handed to the writer thread are written before the process ends
+            access_log.close()
+
+
+async def _serve_with_log(snapshot: Any, settings: _Settings, access_log: AccessLog | None) -> int:
     from meshgate.admin import AdminServer
     from meshgate.proxy import ListenError, ProxyContext, ProxyServer
     from meshgate.proxy.drain import drain_and_stop, reconcile
@@ -184,7 +195,6 @@ async def _serve(snapshot: Any, settings: _Settings) -> int:
     from meshgate.runtime.reloader import Reloader
     from meshgate.runtime.watch import FileWatcher
 
-    access_log = None if settings.access_log == "off" else AccessLog(sys.stdout, settings.access_log)
     limits = dataclasses.replace(DEFAULT_LIMITS, drain_timeout=settings.drain_timeout)
     store = SnapshotStore(snapshot)
     ctx = ProxyContext(store, limits=limits, access_log=access_log, server_name=settings.server_name)

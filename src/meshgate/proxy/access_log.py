@@ -165,7 +165,16 @@ class AccessLog:
     each write, so nothing else may write to the stream while the log is open (`serve` prints its
     own messages to stderr)."""
 
-    __slots__ = ("_binary", "_buffer", "_flush_handle", "_json", "flush_interval", "stream", "writer")
+    __slots__ = (
+        "_binary",
+        "_buffer",
+        "_closed",
+        "_flush_handle",
+        "_json",
+        "flush_interval",
+        "stream",
+        "writer",
+    )
 
     def __init__(self, stream: TextIO, fmt: str = "text", flush_interval: float = 0.2) -> None:
         if fmt not in ("text", "json"):
@@ -177,6 +186,7 @@ class AccessLog:
         self._flush_handle: asyncio.TimerHandle | None = None
         self.flush_interval = flush_interval
         self.writer = LogWriter(self._emit)
+        self._closed = False  # after close every line goes out at once (no timer may fire any more)
 
     def log(self, exchange: Exchange) -> None:
         """The line of a finished exchange, in the log's format."""
@@ -186,7 +196,7 @@ class AccessLog:
         """One line, UTF-8 with its newline, held until the next hand-over."""
         buffer = self._buffer
         buffer.append(line)
-        if len(buffer) >= FLUSH_LINES:
+        if len(buffer) >= FLUSH_LINES or self._closed:
             self._hand_over()  # the timer, if armed, stays: it finds less to hand over
         elif self._flush_handle is None:
             try:
@@ -223,6 +233,8 @@ class AccessLog:
         stream.flush()
 
     def close(self) -> None:
+        """Write everything and stop the writer thread; a later line is written at once, in place."""
+        self._closed = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None

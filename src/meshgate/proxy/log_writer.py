@@ -62,7 +62,7 @@ class LogWriter:
     )
 
     def __init__(self, emit: Callable[[bytes], None], max_backlog: int = MAX_BACKLOG) -> None:
-        self._emit = emit  # on the writer thread (in place only after close)
+        self._emit = emit  # on the writer thread; in place after close or when no thread can start
         self._cond = threading.Condition(threading.Lock())
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -75,15 +75,16 @@ class LogWriter:
     def put(self, data: bytes) -> None:
         """Queue `data` for writing; returns at once unless the backlog is full."""
         with self._cond:
-            if self._thread is None:
-                if self._closed:
-                    self._write(data)  # a late line after close: written in place
-                    return
-                self._start()
+            if not self._writer_running():
+                self._write_in_place(data)
+                return
             if self._pending_bytes >= self.max_backlog:
                 self.counts.access_log_backlog_waits += 1
                 while self._pending_bytes >= self.max_backlog:
                     self._cond.wait()
+                    if not self._writer_running():
+                        self._write_in_place(data)
+                        return
             self._pending.append(data)
             self._pending_bytes += len(data)
             self._cond.notify_all()
@@ -92,37 +93,70 @@ class LogWriter:
         """Block until everything handed over so far has been written."""
         with self._cond:
             while self._pending or self._busy:
+                if not self._busy and not self._writer_running():
+                    self._write_in_place(b"")
+                    return
                 self._cond.wait()
 
     def close(self) -> None:
-        """Write what is pending, stop the thread and wait for it."""
+        """Write what is pending, stop the thread and wait for it; later lines are written in place."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join()
+        self.wait_written()  # what a thread that died left pending
 
-    def _start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="meshgate-access-log", daemon=True)
-        self._thread.start()
+    def _writer_running(self) -> bool:
+        """With the lock held: a writer thread runs, started now if there was none; False after close
+        or when no thread can be started (a process limit): the caller writes in place."""
+        if self._thread is not None:
+            return True
+        if self._closed:
+            return False
+        thread = threading.Thread(target=self._run, name="meshgate-access-log", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # can't start new thread: the next batch tries again
+            return False
+        self._thread = thread
+        return True
+
+    def _write_in_place(self, data: bytes) -> None:
+        """With the lock held and no thread writing: what is pending, then `data`, in order."""
+        pending = self._pending
+        batch = b"".join([*pending, data]) if pending else data
+        pending.clear()
+        self._pending_bytes = 0
+        if len(batch) > 0:
+            self._write(batch)
+        self._cond.notify_all()
 
     def _run(self) -> None:
         cond = self._cond
-        while True:
+        try:
+            while True:
+                with cond:
+                    while not self._pending and not self._closed:
+                        cond.wait()
+                    if not self._pending:
+                        return  # closed and written out
+                    pending = self._pending
+                    batch = pending[0] if len(pending) == 1 else b"".join(pending)
+                    pending.clear()
+                    self._pending_bytes = 0
+                    self._busy = True
+                    cond.notify_all()  # a put waiting for room may go on
+                self._write(batch)
+                with cond:
+                    self._busy = False
+                    cond.notify_all()
+        finally:
+            # also when _emit raised past _write: whoever waits is woken, the next put starts a
+            # new thread (or writes in place after close)
             with cond:
-                while not self._pending and not self._closed:
-                    cond.wait()
-                if not self._pending:
-                    self._thread = None  # closed and written out
-                    return
-                batch = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-                self._pending.clear()
-                self._pending_bytes = 0
-                self._busy = True
-                cond.notify_all()  # a put waiting for room may go on
-            self._write(batch)
-            with cond:
+                self._thread = None
                 self._busy = False
                 cond.notify_all()
 
