@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, cpu_placement, free_port, pinned, run_wrk, start_upstream, started, wait_http
+from harness import (
+    ROOT,
+    cpu_placement,
+    free_port,
+    pinned,
+    run_wrk,
+    start_gateway,
+    start_upstream,
+    started,
+    wait_http,
+)
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
@@ -92,21 +101,10 @@ def main() -> int:
         upstream_port, config = start_upstream(work, other_cpus, processes)
         gateway_port = free_port()
         quiet = subprocess.DEVNULL
-        command = [sys.executable, "-m", "meshgate", "serve", "-f", str(config), "--admin", "off"]
-        command += [
-            "--bind",
-            f"80=127.0.0.1:{gateway_port}",
-            "--workers",
-            "1",
-            "--access-log",
-            args.access_log,
-        ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        with (work / "access.log").open("wb") as log:
-            gateway = subprocess.Popen(
-                pinned(command, gateway_cpus), stdout=log, stderr=quiet, cwd=ROOT, env=env
-            )
-        processes.append(gateway)
+        options = ("--workers", "1", "--access-log", args.access_log)
+        gateway = start_gateway(
+            config, gateway_port, gateway_cpus, processes, *options, stdout=work / "access.log"
+        )
         wait_http(upstream_port)
         wait_http(gateway_port)
         url = f"http://127.0.0.1:{gateway_port}/"

@@ -56,6 +56,7 @@ from harness import (
     render,
     run_wrk,
     serving_rss_kib,
+    start_gateway,
     started,
     steal_note,
     wait_http,
@@ -126,15 +127,13 @@ def start_contenders(
     variants = {HEADLINE: ["--access-log", "text", "--stats", "on"]}
     if args.lean:
         variants["meshgate-lean"] = ["--access-log", "off", "--stats", "off"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     for name, extra in variants.items():
         port = free_port()
-        command = [sys.executable, "-m", "meshgate", "serve", "-f", str(config), "--admin", "off"]
-        command += ["--bind", f"80=127.0.0.1:{port}", "--workers", str(workers), "--drain-delay", "0", *extra]
         log = work / f"{name}.access.log" if "text" in extra else None
-        with (log or Path(os.devnull)).open("ab") as out, (work / f"{name}.stderr").open("wb") as err:
-            proc = subprocess.Popen(pinned(command, proxy_cpus), stdout=out, stderr=err, cwd=ROOT, env=env)
-        processes.append(proc)
+        options = ("--workers", str(workers), "--drain-delay", "0", *extra)
+        proc = start_gateway(
+            config, port, proxy_cpus, processes, *options, stdout=log, stderr=work / f"{name}.stderr"
+        )
         contenders.append(Contender(name, port, proc.pid, log))
     if args.minimal:
         port = free_port()

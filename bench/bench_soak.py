@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from harness import (
-    ROOT,
     cpu_placement,
     free_port,
-    pinned,
     rss_kib,
     run_wrk,
+    start_gateway,
     start_upstream,
     started,
     wait_http,
@@ -65,33 +63,9 @@ def main() -> int:
         work = Path(tmp)
         upstream_port, config = start_upstream(work, other_cpus, processes)
         gateway_port = free_port()
-        quiet = subprocess.DEVNULL
-        command = [
-            sys.executable,
-            "-m",
-            "meshgate",
-            "serve",
-            "-f",
-            str(config),
-            "--workers",
-            "1",
-            "--bind",
-            f"80=127.0.0.1:{gateway_port}",
-            "--admin",
-            "off",
-            "--access-log",
-            args.access_log,
-        ]
         log_path = work / "access.log"
-        log_file = log_path.open("wb")
-        gateway = subprocess.Popen(
-            pinned(command, gateway_cpus),
-            stdout=log_file,
-            stderr=quiet,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-        )
-        processes.append(gateway)
+        options = ("--workers", "1", "--access-log", args.access_log)
+        gateway = start_gateway(config, gateway_port, gateway_cpus, processes, *options, stdout=log_path)
         wait_http(upstream_port)
         wait_http(gateway_port)
         warm, _ = wrk_requests(gateway_port, 3, args.connections, other_cpus)  # pools, caches, allocator
@@ -115,7 +89,6 @@ def main() -> int:
                 steady_fds = fds
         final_fds = fd_count(gateway.pid)
         time.sleep(0.5)  # the log's last lines are handed over every 0.2 s
-        log_file.close()
         if args.access_log != "off":
             with log_path.open("rb") as log:
                 lines = sum(chunk.count(b"\n") for chunk in iter(lambda: log.read(1 << 20), b""))

@@ -220,3 +220,24 @@ def start_upstream(work: Path, cpus: str, processes: list[subprocess.Popen[bytes
     nginx = pinned(["nginx", "-p", str(work), "-c", str(upstream_conf)], cpus)
     processes.append(subprocess.Popen(nginx, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return upstream_port, config
+
+
+def start_gateway(
+    config: Path,
+    port: int,
+    cpus: str,
+    processes: list[subprocess.Popen[bytes]],
+    *options: str,
+    stdout: Path | None = None,
+    stderr: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """`meshgate serve -f CONFIG --admin off --bind 80=127.0.0.1:PORT OPTIONS` from this checkout on
+    `cpus`, added to `processes`; its stdout (the access log) and stderr to the files given, else
+    nowhere."""
+    command = [sys.executable, "-m", "meshgate", "serve", "-f", str(config), "--admin", "off"]
+    command += ["--bind", f"80=127.0.0.1:{port}", *options]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    with (stdout or Path(os.devnull)).open("ab") as out, (stderr or Path(os.devnull)).open("ab") as err:
+        proc = subprocess.Popen(pinned(command, cpus), stdout=out, stderr=err, cwd=ROOT, env=env)
+    processes.append(proc)
+    return proc
