@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from meshgate.admin.views import stats_text
 from meshgate.proxy.access_log import FLUSH_LINES, AccessLog
 from meshgate.proxy.context import ProxyContext
 from meshgate.proxy.log_writer import LogWriter
@@ -207,4 +208,5 @@ def test_write_failures_are_a_gateway_metric() -> None:
     assert "meshgate_access_log_write_failures_total 1\n" in text
     assert "meshgate_access_log_backlog_waits_total 0\n" in text
     assert ctx.stats.export()["counters"]["access_log_write_failures"] == 1  # summed across workers
+    assert "filesystem.write_failed: 1\n" in stats_text(ctx.stats)  # /stats, Envoy's name
     ctx.access_log.close()

@@ -168,8 +168,8 @@ class AccessLog:
     __slots__ = (
         "_binary",
         "_buffer",
-        "_closed",
         "_flush_handle",
+        "_hand_over_at",
         "_json",
         "flush_interval",
         "stream",
@@ -186,7 +186,7 @@ class AccessLog:
         self._flush_handle: asyncio.TimerHandle | None = None
         self.flush_interval = flush_interval
         self.writer = LogWriter(self._emit)
-        self._closed = False  # after close every line goes out at once (no timer may fire any more)
+        self._hand_over_at = FLUSH_LINES  # 1 after close: every line goes out at once (no timer fires)
 
     def log(self, exchange: Exchange) -> None:
         """The line of a finished exchange, in the log's format."""
@@ -196,7 +196,7 @@ class AccessLog:
         """One line, UTF-8 with its newline, held until the next hand-over."""
         buffer = self._buffer
         buffer.append(line)
-        if len(buffer) >= FLUSH_LINES or self._closed:
+        if len(buffer) >= self._hand_over_at:
             self._hand_over()  # the timer, if armed, stays: it finds less to hand over
         elif self._flush_handle is None:
             try:
@@ -234,7 +234,7 @@ class AccessLog:
 
     def close(self) -> None:
         """Write everything and stop the writer thread; a later line is written at once, in place."""
-        self._closed = True
+        self._hand_over_at = 1
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None

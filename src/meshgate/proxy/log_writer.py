@@ -126,7 +126,8 @@ class LogWriter:
     def _write_in_place(self, data: bytes) -> None:
         """With the lock held and no thread writing: what is pending, then `data`, in order."""
         pending = self._pending
-        batch = b"".join([*pending, data]) if pending else data
+        pending.append(data)
+        batch = b"".join(pending)  # `data` itself when nothing was pending
         pending.clear()
         self._pending_bytes = 0
         if len(batch) > 0:
@@ -142,9 +143,8 @@ class LogWriter:
                         cond.wait()
                     if not self._pending:
                         return  # closed and written out
-                    pending = self._pending
-                    batch = pending[0] if len(pending) == 1 else b"".join(pending)
-                    pending.clear()
+                    batch = b"".join(self._pending)  # one batch: that batch itself, not a copy
+                    self._pending.clear()
                     self._pending_bytes = 0
                     self._busy = True
                     cond.notify_all()  # a put waiting for room may go on
